@@ -1,0 +1,119 @@
+//! Shared state, built once per Lambda container and borrowed by every request.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use lambda_http::{Body, Request, Response};
+
+use crate::config::Config;
+use crate::deadline::Deadline;
+use crate::firebase::FirebaseHooks;
+use crate::firebase::certs::CertCache;
+use crate::firebase::token::TokenVerifier;
+use crate::provision::Provisioner;
+use crate::secrets::SecretStore;
+use crate::zuplo::ZuploClient;
+
+/// How long init may spend warming caches. Failures there are logged, never fatal:
+/// the first request retries, so a broken dependency cannot crash-loop the function.
+const WARM_UP_BUDGET: Duration = Duration::from_secs(3);
+
+pub struct App {
+    secrets: Arc<SecretStore>,
+    zuplo: ZuploClient,
+    firebase: Option<FirebaseHooks>,
+}
+
+impl App {
+    pub fn new(config: &Config, aws: &aws_config::SdkConfig) -> Result<Self, reqwest::Error> {
+        // One client for every outbound HTTPS call, so its connection pool outlives requests.
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("zuplo-auth-hooks/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(2))
+            .pool_idle_timeout(Duration::from_secs(50))
+            .build()?;
+        let secrets = Arc::new(SecretStore::new(
+            aws_sdk_secretsmanager::Client::new(aws),
+            config.zuplo_secret_id.clone(),
+            config.secret_ttl,
+        ));
+        let zuplo = ZuploClient::new(
+            http.clone(),
+            &config.zuplo_api_url,
+            &config.zuplo_account,
+            &config.zuplo_bucket,
+        );
+        let provisioner = Arc::new(Provisioner::new(
+            zuplo.clone(),
+            secrets.clone(),
+            config.require_verified_email,
+        ));
+        let firebase = config.firebase.as_ref().map(|fb| {
+            if fb.emulator {
+                tracing::warn!("FIREBASE_AUTH_EMULATOR is on: unsigned tokens are accepted. Never use this in production.");
+            }
+            let verifier = TokenVerifier::new(
+                CertCache::new(http.clone(), fb.certs_url.clone()),
+                &fb.project_id,
+                fb.audiences.clone(),
+                fb.emulator,
+            );
+            FirebaseHooks::new(
+                verifier,
+                fb.project_id.clone(),
+                provisioner.clone(),
+                config.consumer_claim.clone(),
+                config.fail_mode,
+                fb.budget,
+            )
+        });
+        if firebase.is_none() {
+            tracing::info!("FIREBASE_PROJECT_ID is not set: the Firebase routes are disabled");
+        }
+        Ok(App {
+            secrets,
+            zuplo,
+            firebase,
+        })
+    }
+
+    pub fn firebase(&self) -> Option<&FirebaseHooks> {
+        self.firebase.as_ref()
+    }
+
+    /// Fills the caches during Lambda init, concurrently: the secret (then checks the
+    /// token against Zuplo, which also opens the TLS connection) and the signing certificates.
+    pub async fn warm_up(&self) {
+        let deadline = Deadline::after(WARM_UP_BUDGET);
+        let secret_and_zuplo = async {
+            match self.secrets.current(deadline).await {
+                Err(e) => {
+                    tracing::error!(reason = %e, "init: could not read the secret; will retry on the first request")
+                }
+                Ok(lease) => match self
+                    .zuplo
+                    .who_am_i(&lease.secrets.zuplo_api_key, deadline)
+                    .await
+                {
+                    Ok(()) => tracing::info!("init: Zuplo accepted the Developer API token"),
+                    Err(e) => tracing::error!(reason = %e, "init: Zuplo token check failed"),
+                },
+            }
+        };
+        let certs = async {
+            if let Some(fb) = &self.firebase {
+                match fb.verifier().certs().prefetch(deadline).await {
+                    Ok(n) => tracing::debug!(keys = n, "init: certificates cached"),
+                    Err(e) => {
+                        tracing::warn!(reason = %e, "init: could not fetch signing certificates; will retry on the first request")
+                    }
+                }
+            }
+        };
+        tokio::join!(secret_and_zuplo, certs);
+    }
+
+    pub async fn handle(&self, req: Request) -> Response<Body> {
+        crate::http::handle(self, req).await
+    }
+}

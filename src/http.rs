@@ -1,0 +1,103 @@
+//! The HTTP entry point: routes a Lambda Function URL (or API Gateway v2) request to
+//! the hook adapter that owns its path, and turns the adapter's [`Reply`] into a response.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use lambda_http::http::{Method, StatusCode, header};
+use lambda_http::{Body, Request, RequestExt, Response};
+
+use crate::app::App;
+use crate::deadline::Deadline;
+use crate::firebase::EventType;
+use crate::reply::Reply;
+
+/// Hook bodies are small JSON documents; anything larger is refused before parsing.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Time kept back from the Lambda's own deadline to send the answer.
+const LAMBDA_DEADLINE_MARGIN: Duration = Duration::from_millis(200);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    Firebase(EventType),
+}
+
+fn route_for(path: &str) -> Option<Route> {
+    match path.trim_end_matches('/') {
+        "/firebase/before-create" => Some(Route::Firebase(EventType::BeforeCreate)),
+        "/firebase/before-sign-in" => Some(Route::Firebase(EventType::BeforeSignIn)),
+        _ => None,
+    }
+}
+
+pub async fn handle(app: &App, req: Request) -> Response<Body> {
+    let started = tokio::time::Instant::now();
+    let path = req.raw_http_path().to_owned();
+    let reply = dispatch(app, &req, &path).await;
+    tracing::debug!(
+        path,
+        status = reply.status,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "answered"
+    );
+    let allow = (reply.status == 405).then_some("POST");
+    respond(&reply, allow)
+}
+
+async fn dispatch(app: &App, req: &Request, path: &str) -> Reply {
+    let Some(route) = route_for(path) else {
+        return Reply::error(404, "Not Found");
+    };
+    if req.method() != Method::POST {
+        return Reply::error(405, "Method Not Allowed: use POST");
+    }
+    let body = req.body().as_ref();
+    if body.len() > MAX_BODY_BYTES {
+        return Reply::error(413, "Payload Too Large");
+    }
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !content_type.is_empty() && !content_type.to_ascii_lowercase().contains("json") {
+        return Reply::error(415, "Unsupported Media Type: send application/json");
+    }
+    match route {
+        Route::Firebase(event) => match app.firebase() {
+            None => Reply::error(404, "Not Found: Firebase hooks are not enabled"),
+            Some(hooks) => {
+                let deadline = request_deadline(req, hooks.budget());
+                hooks.handle(event, body, deadline).await
+            }
+        },
+    }
+}
+
+/// `min(now + budget, Lambda deadline − margin)`.
+fn request_deadline(req: &Request, budget: Duration) -> Deadline {
+    let own = Deadline::after(budget);
+    let Some(ctx) = req.lambda_context_ref() else {
+        return own;
+    };
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    if ctx.deadline == 0 || ctx.deadline <= now_ms {
+        return own;
+    }
+    let left = Duration::from_millis(ctx.deadline - now_ms).saturating_sub(LAMBDA_DEADLINE_MARGIN);
+    own.min(Deadline::after(left))
+}
+
+fn respond(reply: &Reply, allow: Option<&str>) -> Response<Body> {
+    let mut builder = Response::builder()
+        .status(StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .header(header::CONTENT_TYPE, "application/json");
+    if let Some(allow) = allow {
+        builder = builder.header(header::ALLOW, allow);
+    }
+    builder
+        .body(Body::Text(reply.body.to_string()))
+        .unwrap_or_else(|_| Response::new(Body::Empty))
+}

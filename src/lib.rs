@@ -1,0 +1,18 @@
+//! zuplo-auth-hooks: auth hooks that give every new user a Zuplo API-key consumer.
+//!
+//! Data flows one way: [`http`] routes a request to a provider adapter ([`firebase`]),
+//! which verifies it and makes one call to the provisioning core ([`provision`]), which
+//! uses the [`zuplo`] client and the [`secrets`] cache.
+
+pub mod app;
+pub mod config;
+pub mod deadline;
+pub mod firebase;
+pub mod http;
+pub mod provision;
+pub mod reply;
+pub mod secrets;
+pub mod zuplo;
+
+pub use app::App;
+pub use config::Config;

@@ -1,0 +1,250 @@
+//! The function's secrets, read from AWS Secrets Manager and cached across invocations.
+//!
+//! The secret's `SecretString` is either the bare Zuplo Developer API token or a JSON
+//! object `{"zuplo_api_key": "...", "supabase_hook_secret": "..."}`. Values are wrapped
+//! in [`Redacted`] so that no `Debug` or log line can print them.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_secretsmanager::error::DisplayErrorContext;
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+use crate::deadline::Deadline;
+
+/// A secret value that never shows itself in `Debug` or `Display`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Redacted(String);
+
+impl Redacted {
+    pub fn new(value: impl Into<String>) -> Self {
+        Redacted(value.into())
+    }
+
+    /// The only way to read the value: grep for `expose` to audit every use.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Redacted(***)")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Secrets {
+    pub zuplo_api_key: Redacted,
+    pub supabase_hook_secret: Option<Redacted>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SecretError {
+    #[error("Secrets Manager call failed: {0}")]
+    Fetch(String),
+    #[error("Secrets Manager call did not finish before the request deadline")]
+    Timeout,
+    #[error("secret is malformed: {0}")]
+    Malformed(&'static str),
+}
+
+impl Secrets {
+    /// Parses a `SecretString`. Error messages never quote the value.
+    pub fn parse(raw: &str) -> Result<Self, SecretError> {
+        let raw = raw.trim();
+        if raw.is_empty() {
+            return Err(SecretError::Malformed("SecretString is empty"));
+        }
+        if !raw.starts_with('{') {
+            if raw.chars().any(char::is_whitespace) {
+                return Err(SecretError::Malformed(
+                    "a bare token must not contain whitespace",
+                ));
+            }
+            return Ok(Secrets {
+                zuplo_api_key: Redacted::new(raw),
+                supabase_hook_secret: None,
+            });
+        }
+        // serde_json's syntax errors carry positions only, never input text.
+        let value: serde_json::Value = serde_json::from_str(raw).map_err(|_| {
+            SecretError::Malformed("SecretString starts with '{' but is not valid JSON")
+        })?;
+        let field = |name| match value.get(name) {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(serde_json::Value::String(s)) if !s.trim().is_empty() => {
+                Ok(Some(Redacted::new(s.trim())))
+            }
+            Some(_) => Err(SecretError::Malformed(
+                "secret fields must be non-empty strings",
+            )),
+        };
+        let zuplo_api_key = field("zuplo_api_key")?.ok_or(SecretError::Malformed(
+            "JSON secret has no zuplo_api_key field",
+        ))?;
+        Ok(Secrets {
+            zuplo_api_key,
+            supabase_hook_secret: field("supabase_hook_secret")?,
+        })
+    }
+}
+
+/// Secrets plus the cache generation they came from, so that a caller who saw them
+/// rejected can ask for a refresh without refreshing twice what others refreshed already.
+#[derive(Debug, Clone)]
+pub struct Lease {
+    pub secrets: Arc<Secrets>,
+    generation: u64,
+}
+
+struct Cached {
+    secrets: Arc<Secrets>,
+    fetched_at: Instant,
+    generation: u64,
+}
+
+pub struct SecretStore {
+    client: aws_sdk_secretsmanager::Client,
+    secret_id: String,
+    ttl: Duration,
+    // A mutex, not a RwLock: holding it across the fetch makes concurrent misses wait
+    // for one Secrets Manager call instead of each making their own.
+    cache: Mutex<Option<Cached>>,
+}
+
+impl SecretStore {
+    pub fn new(client: aws_sdk_secretsmanager::Client, secret_id: String, ttl: Duration) -> Self {
+        SecretStore {
+            client,
+            secret_id,
+            ttl,
+            cache: Mutex::new(None),
+        }
+    }
+
+    /// The cached secrets, fetched first if absent or older than the TTL.
+    pub async fn current(&self, deadline: Deadline) -> Result<Lease, SecretError> {
+        let mut cache = deadline
+            .run(self.cache.lock())
+            .await
+            .map_err(|_| SecretError::Timeout)?;
+        if let Some(c) = cache.as_ref().filter(|c| c.fetched_at.elapsed() < self.ttl) {
+            return Ok(Lease {
+                secrets: c.secrets.clone(),
+                generation: c.generation,
+            });
+        }
+        self.fetch_into(&mut cache, deadline).await
+    }
+
+    /// Called when the secrets in `seen` were rejected (Zuplo answered 401): fetches them
+    /// again unless another request has done so since `seen` was handed out.
+    pub async fn refresh_after_rejection(
+        &self,
+        seen: &Lease,
+        deadline: Deadline,
+    ) -> Result<Lease, SecretError> {
+        let mut cache = deadline
+            .run(self.cache.lock())
+            .await
+            .map_err(|_| SecretError::Timeout)?;
+        if let Some(c) = cache.as_ref().filter(|c| c.generation != seen.generation) {
+            return Ok(Lease {
+                secrets: c.secrets.clone(),
+                generation: c.generation,
+            });
+        }
+        self.fetch_into(&mut cache, deadline).await
+    }
+
+    async fn fetch_into(
+        &self,
+        cache: &mut Option<Cached>,
+        deadline: Deadline,
+    ) -> Result<Lease, SecretError> {
+        let secrets = Arc::new(self.fetch(deadline).await?);
+        let generation = cache.as_ref().map_or(1, |c| c.generation + 1);
+        *cache = Some(Cached {
+            secrets: secrets.clone(),
+            fetched_at: Instant::now(),
+            generation,
+        });
+        tracing::info!(generation, "loaded secrets from Secrets Manager");
+        Ok(Lease {
+            secrets,
+            generation,
+        })
+    }
+
+    async fn fetch(&self, deadline: Deadline) -> Result<Secrets, SecretError> {
+        let output = deadline
+            .run(
+                self.client
+                    .get_secret_value()
+                    .secret_id(&self.secret_id)
+                    .send(),
+            )
+            .await
+            .map_err(|_| SecretError::Timeout)?
+            // GetSecretValue errors describe the call, never the secret's value.
+            .map_err(|e| SecretError::Fetch(DisplayErrorContext(&e).to_string()))?;
+        let raw = output.secret_string().ok_or(SecretError::Malformed(
+            "secret has no SecretString (binary secrets are not supported)",
+        ))?;
+        Secrets::parse(raw)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bare_token() {
+        let s = Secrets::parse("  zpka_abc_123\n").unwrap();
+        assert_eq!(s.zuplo_api_key.expose(), "zpka_abc_123");
+        assert_eq!(s.supabase_hook_secret, None);
+    }
+
+    #[test]
+    fn json_object() {
+        let s =
+            Secrets::parse(r#"{"zuplo_api_key":"zpka_x","supabase_hook_secret":"v1,whsec_abc"}"#)
+                .unwrap();
+        assert_eq!(s.zuplo_api_key.expose(), "zpka_x");
+        assert_eq!(s.supabase_hook_secret.unwrap().expose(), "v1,whsec_abc");
+    }
+
+    #[test]
+    fn malformed_secrets_are_refused_without_echoing_them() {
+        for raw in [
+            "",
+            "   ",
+            "two words",
+            "{not json",
+            r#"{"other":"zpka_hidden"}"#,
+            r#"{"zuplo_api_key":""}"#,
+            r#"{"zuplo_api_key":12345}"#,
+            r#"{"zuplo_api_key":"zpka_ok","supabase_hook_secret":7}"#,
+        ] {
+            let e = Secrets::parse(raw).unwrap_err();
+            let shown = e.to_string();
+            assert!(matches!(e, SecretError::Malformed(_)), "{raw:?}");
+            assert!(
+                !shown.contains("hidden") && !shown.contains("12345"),
+                "{shown}"
+            );
+        }
+    }
+
+    #[test]
+    fn debug_never_shows_the_value() {
+        let s = Secrets::parse(r#"{"zuplo_api_key":"zpka_topsecret"}"#).unwrap();
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("topsecret"), "{shown}");
+        assert!(shown.contains("***"));
+    }
+}

@@ -1,0 +1,207 @@
+//! Client for the Zuplo Developer API's API-key consumer endpoints.
+//!
+//! It knows consumers and HTTP, nothing about identity providers. Responses are read
+//! into structs that only have the fields we need, so the API key that Zuplo returns
+//! on creation is dropped at parse time and never stored.
+
+use std::collections::BTreeMap;
+
+use reqwest::StatusCode;
+use serde::{Deserialize, Serialize};
+
+use crate::deadline::Deadline;
+use crate::secrets::Redacted;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NewConsumer {
+    pub name: String,
+    pub description: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub managers: Vec<String>,
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct Consumer {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub metadata: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Created {
+    New(Consumer),
+    /// 409: a consumer with that name exists already.
+    AlreadyExists,
+}
+
+/// The fields of an RFC 7807 problem body worth keeping for the log.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+pub struct Problem {
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ZuploError {
+    #[error("Zuplo rejected the Developer API token (401)")]
+    Unauthorized,
+    #[error("Zuplo answered {status}: {}", problem_text(.problem))]
+    Status { status: u16, problem: Problem },
+    #[error("Zuplo could not be reached: {0}")]
+    Transport(String),
+    #[error("Zuplo did not answer before the request deadline")]
+    Timeout,
+    #[error("Zuplo's answer could not be read: {0}")]
+    Decode(String),
+}
+
+fn problem_text(p: &Problem) -> String {
+    match (&p.title, &p.detail) {
+        (Some(t), Some(d)) => format!("{t}: {d}"),
+        (Some(t), None) => t.clone(),
+        (None, Some(d)) => d.clone(),
+        (None, None) => "no problem details".to_owned(),
+    }
+}
+
+#[derive(Clone)]
+pub struct ZuploClient {
+    http: reqwest::Client,
+    consumers_url: String,
+    who_am_i_url: String,
+}
+
+impl ZuploClient {
+    pub fn new(http: reqwest::Client, api_url: &str, account: &str, bucket: &str) -> Self {
+        // account and bucket are validated at init to need no escaping.
+        ZuploClient {
+            http,
+            consumers_url: format!(
+                "{api_url}/v1/accounts/{account}/key-buckets/{bucket}/consumers"
+            ),
+            who_am_i_url: format!("{api_url}/v1/who-am-i"),
+        }
+    }
+
+    /// `POST …/consumers?with-api-key=true`.
+    pub async fn create_consumer(
+        &self,
+        token: &Redacted,
+        consumer: &NewConsumer,
+        deadline: Deadline,
+    ) -> Result<Created, ZuploError> {
+        let request = self
+            .http
+            .post(format!("{}?with-api-key=true", self.consumers_url))
+            .bearer_auth(token.expose())
+            .json(consumer);
+        let response = send(request, deadline).await?;
+        match response.status() {
+            StatusCode::CONFLICT => Ok(Created::AlreadyExists),
+            s if s.is_success() => Ok(Created::New(read_json(response, deadline).await?)),
+            _ => Err(error_from(response, deadline).await),
+        }
+    }
+
+    /// `GET …/consumers/{name}`, asking Zuplo to leave the keys out.
+    pub async fn get_consumer(
+        &self,
+        token: &Redacted,
+        name: &str,
+        deadline: Deadline,
+    ) -> Result<Consumer, ZuploError> {
+        let request = self
+            .http
+            .get(format!(
+                "{}/{name}?include-api-keys=false&key-format=none",
+                self.consumers_url
+            ))
+            .bearer_auth(token.expose());
+        let response = send(request, deadline).await?;
+        if response.status().is_success() {
+            read_json(response, deadline).await
+        } else {
+            Err(error_from(response, deadline).await)
+        }
+    }
+
+    /// `GET /v1/who-am-i`: a cheap authenticated call that checks the token.
+    pub async fn who_am_i(&self, token: &Redacted, deadline: Deadline) -> Result<(), ZuploError> {
+        let response = send(
+            self.http
+                .get(&self.who_am_i_url)
+                .bearer_auth(token.expose()),
+            deadline,
+        )
+        .await?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(error_from(response, deadline).await)
+        }
+    }
+}
+
+async fn send(
+    request: reqwest::RequestBuilder,
+    deadline: Deadline,
+) -> Result<reqwest::Response, ZuploError> {
+    deadline
+        .run(request.timeout(deadline.remaining()).send())
+        .await
+        .map_err(|_| ZuploError::Timeout)?
+        .map_err(|e| {
+            if e.is_timeout() {
+                ZuploError::Timeout
+            } else {
+                // reqwest's message names the URL, which carries no secret.
+                ZuploError::Transport(error_chain(&e))
+            }
+        })
+}
+
+async fn read_json<T: serde::de::DeserializeOwned>(
+    response: reqwest::Response,
+    deadline: Deadline,
+) -> Result<T, ZuploError> {
+    let body = deadline
+        .run(response.bytes())
+        .await
+        .map_err(|_| ZuploError::Timeout)?
+        .map_err(|e| ZuploError::Transport(error_chain(&e)))?;
+    // The creation body holds the minted key: the error must not quote it, and
+    // serde_json's messages carry only positions and type names.
+    serde_json::from_slice(&body)
+        .map_err(|e| ZuploError::Decode(format!("{:?} at column {}", e.classify(), e.column())))
+}
+
+async fn error_from(response: reqwest::Response, deadline: Deadline) -> ZuploError {
+    let status = response.status();
+    if status == StatusCode::UNAUTHORIZED {
+        return ZuploError::Unauthorized;
+    }
+    let problem = match deadline.run(response.bytes()).await {
+        Ok(Ok(body)) => serde_json::from_slice(&body).unwrap_or_default(),
+        _ => Problem::default(),
+    };
+    ZuploError::Status {
+        status: status.as_u16(),
+        problem,
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
