@@ -101,7 +101,12 @@ impl App {
             }
         };
         let certs = async {
-            if let Some(fb) = &self.firebase {
+            // Emulator setups are local and usually offline: nothing to warm there.
+            if let Some(fb) = self
+                .firebase
+                .as_ref()
+                .filter(|fb| !fb.verifier().emulator())
+            {
                 match fb.verifier().certs().prefetch(deadline).await {
                     Ok(n) => tracing::debug!(keys = n, "init: certificates cached"),
                     Err(e) => {

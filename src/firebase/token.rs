@@ -127,6 +127,10 @@ impl TokenVerifier {
         }
     }
 
+    pub fn emulator(&self) -> bool {
+        self.emulator
+    }
+
     pub fn certs(&self) -> &CertCache {
         &self.certs
     }

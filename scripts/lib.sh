@@ -1,0 +1,85 @@
+# Shared helpers for scripts/*.sh: a project-local Python venv for the tools we
+# need (moto, cargo-lambda, SAM), free loopback ports, and background processes
+# that are stopped when the calling script exits.
+# shellcheck shell=bash
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv"
+RUN_DIR="$ROOT/.quickstart"
+mkdir -p "$RUN_DIR"
+
+# Pinned so that a fresh machine gets what this project was tested with.
+MOTO_REQ='moto[server]==5.2.5'
+CARGO_LAMBDA_REQ='cargo-lambda==1.9.2'
+SAM_REQ='aws-sam-cli==1.170.0 cfn-lint==1.58.0'
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+# ensure_venv PKG... : installs the given pip requirements into .venv once.
+ensure_venv() {
+  if [ ! -x "$VENV/bin/python3" ]; then
+    log "creating $VENV"
+    python3 -m venv "$VENV"
+  fi
+  local missing=()
+  for req in "$@"; do
+    local name="${req%%[=\[]*}"
+    "$VENV/bin/python3" -m pip show -q "$name" >/dev/null 2>&1 || missing+=("$req")
+  done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    log "pip install ${missing[*]}"
+    "$VENV/bin/python3" -m pip install -q --disable-pip-version-check "${missing[@]}"
+  fi
+  # cargo-lambda finds zig through the first python3 on PATH: ours must come first.
+  export PATH="$VENV/bin:$PATH"
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]:-}"; do
+    [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+  done
+  for pid in "${PIDS[@]:-}"; do
+    [ -n "$pid" ] && wait "$pid" 2>/dev/null || true
+  done
+}
+trap cleanup EXIT INT TERM
+
+# wait_http URL SECONDS : waits until URL answers at all.
+wait_http() {
+  local url="$1" limit="${2:-30}" i=0
+  until curl -s -o /dev/null "$url"; do
+    i=$((i + 1))
+    if [ "$i" -gt $((limit * 10)) ]; then
+      log "timed out waiting for $url"
+      return 1
+    fi
+    sleep 0.1
+  done
+}
+
+# start_moto : a local Secrets Manager (moto server) on a free port; exports MOTO_URL.
+start_moto() {
+  local port
+  port="$(free_port)"
+  "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" >"$RUN_DIR/moto.log" 2>&1 &
+  PIDS+=("$!")
+  export MOTO_URL="http://127.0.0.1:$port"
+  wait_http "$MOTO_URL/moto-api/" 30
+  log "moto (Secrets Manager) on $MOTO_URL"
+}
+
+# create_secret NAME VALUE : through moto's wire protocol, no AWS CLI needed.
+create_secret() {
+  local body
+  body="$(python3 -c 'import json,sys; print(json.dumps({"Name": sys.argv[1], "SecretString": sys.argv[2]}))' "$1" "$2")"
+  curl -sf -X POST "$MOTO_URL/" \
+    -H 'X-Amz-Target: secretsmanager.CreateSecret' \
+    -H 'Content-Type: application/x-amz-json-1.1' \
+    -H 'Authorization: AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/secretsmanager/aws4_request, SignedHeaders=host, Signature=0' \
+    -d "$body" >/dev/null
+}
