@@ -11,7 +11,7 @@ cd "$ROOT"
 ensure_venv "$MOTO_REQ" "$CARGO_LAMBDA_REQ"
 
 log "building the function and the Zuplo stand-in"
-cargo build --quiet --bin zuplo-auth-hooks --bin zuplo-standin
+cargo build --quiet --workspace --bins
 
 start_moto
 SECRET_ID="zuplo-auth-hooks/quickstart"
@@ -55,19 +55,7 @@ invoke() {
     --data-file "$1" --output-format json
 }
 
-# Prints one line per event: status and the custom claims that came back.
-show() {
-  python3 -c '
-import json, sys
-name, raw = sys.argv[1], sys.stdin.read()
-resp = json.loads(raw)
-body = json.loads(resp.get("body") or "{}")
-claims = body.get("userRecord", {}).get("customClaims")
-shown = json.dumps(claims) if claims is not None else json.dumps(body)
-print(f"  {name:<42} {resp.get(\"statusCode\")}  {shown}")
-print(claims.get("zuplo_consumer_id", "") if claims else "", file=open(sys.argv[2], "w"))
-' "$1" "$2"
-}
+show() { python3 scripts/show_response.py "$1" "$2"; }
 
 echo
 echo "Sending the sample events (events/*.json):"

@@ -12,6 +12,7 @@ pub mod http;
 pub mod provision;
 pub mod reply;
 pub mod secrets;
+pub mod supabase;
 pub mod zuplo;
 
 pub use app::App;

@@ -30,7 +30,9 @@ pub enum CertError {
 struct State {
     keys: Arc<HashMap<String, DecodingKey>>,
     expires_at: Option<Instant>,
-    last_fetch: Option<Instant>,
+    /// When an unknown kid last caused a refetch (not when the set was last fetched:
+    /// a key rotated in just after a scheduled fetch must still be picked up).
+    last_unknown_kid_refetch: Option<Instant>,
 }
 
 pub struct CertCache {
@@ -63,11 +65,12 @@ impl CertCache {
             // Google may have rotated keys before our copy expired; but only refetch
             // once in a while for kids we do not know.
             if state
-                .last_fetch
+                .last_unknown_kid_refetch
                 .is_some_and(|t| now.duration_since(t) < UNKNOWN_KID_REFETCH_INTERVAL)
             {
                 return Err(CertError::UnknownKid);
             }
+            state.last_unknown_kid_refetch = Some(now);
         }
         self.refresh(&mut state, deadline).await?;
         state.keys.get(kid).cloned().ok_or(CertError::UnknownKid)
@@ -84,7 +87,6 @@ impl CertCache {
     }
 
     async fn refresh(&self, state: &mut State, deadline: Deadline) -> Result<(), CertError> {
-        state.last_fetch = Some(Instant::now());
         let (keys, max_age) = deadline.run(self.fetch(deadline)).await.map_err(|_| {
             CertError::Unavailable("deadline passed fetching certificates".into())
         })??;

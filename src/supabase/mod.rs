@@ -1,0 +1,3 @@
+//! Supabase Auth Hooks (Standard Webhooks signed HTTP hooks).
+
+pub mod signature;

@@ -1,0 +1,441 @@
+//! Test support: real parts on loopback. Secrets Manager is a moto server (started by
+//! `scripts/test.sh`, found through `MOTO_URL`) behind a counting proxy; Google's
+//! certificate endpoint and the Zuplo Developer API are local servers of our own.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use aws_config::{BehaviorVersion, Region};
+use aws_sdk_secretsmanager::config::Credentials;
+use axum::body::Bytes;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use jsonwebtoken::{EncodingKey, Header};
+use lambda_http::{Body, Request};
+use serde_json::{Value, json};
+use zuplo_auth_hooks::{App, Config};
+use zuplo_standin::{Standin, StandinConfig};
+
+pub const PROJECT: &str = "demo-project";
+pub const AUD_CREATE: &str = "https://hooks.example.test/firebase/before-create";
+pub const AUD_SIGN_IN: &str = "https://hooks.example.test/firebase/before-sign-in";
+pub const ACCOUNT: &str = "demo-account";
+pub const BUCKET: &str = "demo-bucket";
+pub const KID: &str = "test-kid-1";
+
+pub const SIGNING_KEY: &str = include_str!("../fixtures/google-test-key.pem");
+pub const SIGNING_CERT: &str = include_str!("../fixtures/google-test-cert.pem");
+pub const OTHER_KEY: &str = include_str!("../fixtures/other-test-key.pem");
+
+pub fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid_like())
+}
+
+fn uuid_like() -> String {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let t = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("{t:x}{n:x}{:x}", std::process::id())
+}
+
+async fn serve(router: axum::Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    addr
+}
+
+/// Google's x509 endpoint: `{"<kid>": "<PEM>"}` with a `Cache-Control: max-age`.
+#[derive(Clone)]
+pub struct CertServer {
+    pub url: String,
+    certs: Arc<Mutex<HashMap<String, String>>>,
+    fetches: Arc<AtomicUsize>,
+    down: Arc<AtomicBool>,
+}
+
+impl CertServer {
+    pub async fn start() -> Self {
+        let certs = Arc::new(Mutex::new(HashMap::from([(
+            KID.to_owned(),
+            SIGNING_CERT.to_owned(),
+        )])));
+        let fetches = Arc::new(AtomicUsize::new(0));
+        let down = Arc::new(AtomicBool::new(false));
+        let (c, f, d) = (certs.clone(), fetches.clone(), down.clone());
+        let router = axum::Router::new().route(
+            "/certs",
+            axum::routing::get(move || {
+                let (c, f, d) = (c.clone(), f.clone(), d.clone());
+                async move {
+                    f.fetch_add(1, Ordering::SeqCst);
+                    if d.load(Ordering::SeqCst) {
+                        return (StatusCode::SERVICE_UNAVAILABLE, "down").into_response();
+                    }
+                    let body = serde_json::to_string(&*c.lock().unwrap()).unwrap();
+                    (
+                        [
+                            ("content-type", "application/json; charset=UTF-8"),
+                            (
+                                "cache-control",
+                                "public, max-age=3600, must-revalidate, no-transform",
+                            ),
+                        ],
+                        body,
+                    )
+                        .into_response()
+                }
+            }),
+        );
+        let addr = serve(router).await;
+        CertServer {
+            url: format!("http://{addr}/certs"),
+            certs,
+            fetches,
+            down,
+        }
+    }
+
+    pub fn fetches(&self) -> usize {
+        self.fetches.load(Ordering::SeqCst)
+    }
+
+    pub fn add_cert(&self, kid: &str, pem: &str) {
+        self.certs
+            .lock()
+            .unwrap()
+            .insert(kid.to_owned(), pem.to_owned());
+    }
+
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, Ordering::SeqCst);
+    }
+}
+
+/// A pass-through proxy in front of moto that counts Secrets Manager calls and can
+/// pretend to be down.
+#[derive(Clone)]
+pub struct SecretsProxy {
+    pub url: String,
+    calls: Arc<AtomicUsize>,
+    down: Arc<AtomicBool>,
+}
+
+pub fn moto_url() -> String {
+    std::env::var("MOTO_URL").unwrap_or_else(|_| {
+        panic!(
+            "MOTO_URL is not set: run the tests with scripts/test.sh, which starts a moto server"
+        )
+    })
+}
+
+impl SecretsProxy {
+    pub async fn start() -> Self {
+        let upstream = moto_url();
+        let calls = Arc::new(AtomicUsize::new(0));
+        let down = Arc::new(AtomicBool::new(false));
+        let client = reqwest::Client::new();
+        let (c, d) = (calls.clone(), down.clone());
+        let router = axum::Router::new().fallback(
+            move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+                let (c, d, client, upstream) =
+                    (c.clone(), d.clone(), client.clone(), upstream.clone());
+                async move {
+                    c.fetch_add(1, Ordering::SeqCst);
+                    if d.load(Ordering::SeqCst) {
+                        return (StatusCode::SERVICE_UNAVAILABLE, "proxy down").into_response();
+                    }
+                    let mut req = client.request(method, format!("{upstream}{uri}"));
+                    for (name, value) in &headers {
+                        if name != "host" && name != "content-length" {
+                            req = req.header(name, value);
+                        }
+                    }
+                    match req.body(body).send().await {
+                        Err(e) => (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
+                        Ok(resp) => {
+                            let status = resp.status();
+                            let ct = resp
+                                .headers()
+                                .get("content-type")
+                                .cloned()
+                                .unwrap_or_else(|| "application/x-amz-json-1.1".parse().unwrap());
+                            let bytes = resp.bytes().await.unwrap_or_default();
+                            let mut r: Response = bytes.into_response();
+                            *r.status_mut() = status;
+                            r.headers_mut().insert("content-type", ct);
+                            r
+                        }
+                    }
+                }
+            },
+        );
+        let addr = serve(router).await;
+        SecretsProxy {
+            url: format!("http://{addr}"),
+            calls,
+            down,
+        }
+    }
+
+    pub fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, Ordering::SeqCst);
+    }
+}
+
+pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
+        .endpoint_url(endpoint)
+        .load()
+        .await
+}
+
+/// Writes a secret straight to moto (not through the counting proxy).
+pub async fn put_secret(name: &str, value: &str) {
+    let client = aws_sdk_secretsmanager::Client::new(&sdk_config(&moto_url()).await);
+    let exists = client
+        .describe_secret()
+        .secret_id(name)
+        .send()
+        .await
+        .is_ok();
+    if exists {
+        client
+            .put_secret_value()
+            .secret_id(name)
+            .secret_string(value)
+            .send()
+            .await
+            .unwrap();
+    } else {
+        client
+            .create_secret()
+            .name(name)
+            .secret_string(value)
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+pub struct Options {
+    pub env: Vec<(&'static str, String)>,
+    pub secret: Option<String>,
+    pub warm_up: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            env: Vec::new(),
+            secret: Some(json!({"zuplo_api_key": ZUPLO_TOKEN}).to_string()),
+            warm_up: false,
+        }
+    }
+}
+
+pub const ZUPLO_TOKEN: &str = "zpka_test_developer_token";
+
+/// Everything one test needs, each piece its own instance so tests run in parallel.
+pub struct Harness {
+    pub app: App,
+    pub zuplo: Standin,
+    pub certs: CertServer,
+    pub secrets: SecretsProxy,
+    pub secret_id: String,
+}
+
+impl Harness {
+    pub async fn start() -> Self {
+        Self::with(Options::default()).await
+    }
+
+    pub async fn with(opts: Options) -> Self {
+        let zuplo = Standin::start(
+            StandinConfig {
+                account: ACCOUNT.into(),
+                bucket: BUCKET.into(),
+                tokens: vec![ZUPLO_TOKEN.into()],
+            },
+            "127.0.0.1:0".parse().unwrap(),
+        )
+        .await
+        .unwrap();
+        let certs = CertServer::start().await;
+        let secrets = SecretsProxy::start().await;
+        let secret_id = unique("zuplo-auth-hooks/test");
+        if let Some(value) = &opts.secret {
+            put_secret(&secret_id, value).await;
+        }
+        let mut env: HashMap<&str, String> = HashMap::from([
+            ("ZUPLO_API_URL", zuplo.url()),
+            ("ZUPLO_ACCOUNT", ACCOUNT.into()),
+            ("ZUPLO_BUCKET", BUCKET.into()),
+            ("ZUPLO_SECRET_ID", secret_id.clone()),
+            ("FIREBASE_PROJECT_ID", PROJECT.into()),
+            ("FIREBASE_AUDIENCE", format!("{AUD_CREATE},{AUD_SIGN_IN}")),
+            ("FIREBASE_CERTS_URL", certs.url.clone()),
+        ]);
+        for (k, v) in opts.env {
+            env.insert(k, v);
+        }
+        let config = Config::from_lookup(|k| env.get(k).cloned()).unwrap();
+        let app = App::new(&config, &sdk_config(&secrets.url).await).unwrap();
+        if opts.warm_up {
+            app.warm_up().await;
+        }
+        Harness {
+            app,
+            zuplo,
+            certs,
+            secrets,
+            secret_id,
+        }
+    }
+
+    pub async fn post(&self, path: &str, body: &str) -> (u16, Value) {
+        let resp = self
+            .app
+            .handle(request("POST", path, body, "application/json"))
+            .await;
+        let status = resp.status().as_u16();
+        let text = match resp.body() {
+            Body::Text(t) => t.clone(),
+            Body::Binary(b) => String::from_utf8_lossy(b).into_owned(),
+            Body::Empty => String::new(),
+            _ => String::new(),
+        };
+        let json = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, json)
+    }
+
+    pub async fn before_create(&self, jwt: &str) -> (u16, Value) {
+        self.post("/firebase/before-create", &jwt_body(jwt)).await
+    }
+
+    pub async fn before_sign_in(&self, jwt: &str) -> (u16, Value) {
+        self.post("/firebase/before-sign-in", &jwt_body(jwt)).await
+    }
+
+    /// Zuplo API calls made so far.
+    pub fn zuplo_calls(&self) -> usize {
+        self.zuplo.calls().len()
+    }
+}
+
+pub fn jwt_body(jwt: &str) -> String {
+    json!({"data": {"jwt": jwt}}).to_string()
+}
+
+/// A Lambda Function URL event (payload format 2.0), parsed the way the runtime parses it.
+pub fn request(method: &str, path: &str, body: &str, content_type: &str) -> Request {
+    let event = json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": {"content-type": content_type, "host": "abc.lambda-url.us-east-1.on.aws"},
+        "requestContext": {
+            "accountId": "anonymous",
+            "apiId": "abc",
+            "domainName": "abc.lambda-url.us-east-1.on.aws",
+            "domainPrefix": "abc",
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.9", "userAgent": "test"},
+            "requestId": "req-1",
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": "23/Nov/2026:01:00:00 +0000",
+            "timeEpoch": 1795395600000u64
+        },
+        "body": body,
+        "isBase64Encoded": false
+    });
+    lambda_http::request::from_str(&event.to_string()).unwrap()
+}
+
+/// Valid claims of a blocking-function token for a new email user.
+pub fn claims(uid: &str, event_type: &str) -> Value {
+    let aud = if event_type == "beforeSignIn" {
+        AUD_SIGN_IN
+    } else {
+        AUD_CREATE
+    };
+    let t = now();
+    json!({
+        "iss": format!("https://securetoken.google.com/{PROJECT}"),
+        "aud": aud,
+        "iat": t - 1,
+        "exp": t + 3600,
+        "sub": uid,
+        "event_id": format!("evt-{uid}"),
+        "event_type": event_type,
+        "ip_address": "203.0.113.9",
+        "user_agent": "test",
+        "locale": "en",
+        "sign_in_method": "password",
+        "user_record": {
+            "uid": uid,
+            "email": format!("{uid}@example.com"),
+            "email_verified": true,
+            "display_name": "Ada Lovelace",
+            "custom_claims": {},
+            "metadata": {"creation_time": t * 1000}
+        }
+    })
+}
+
+pub fn sign_with(claims: &Value, key_pem: &str, kid: Option<&str>) -> String {
+    let mut header = Header::new(jsonwebtoken::Algorithm::RS256);
+    header.kid = kid.map(str::to_owned);
+    jsonwebtoken::encode(
+        &header,
+        claims,
+        &EncodingKey::from_rsa_pem(key_pem.as_bytes()).unwrap(),
+    )
+    .unwrap()
+}
+
+pub fn sign(claims: &Value) -> String {
+    sign_with(claims, SIGNING_KEY, Some(KID))
+}
+
+pub fn b64url(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// A token as the Auth emulator makes it: `alg: none`, empty signature.
+pub fn unsigned(claims: &Value) -> String {
+    format!(
+        "{}.{}.",
+        b64url(br#"{"alg":"none","typ":"JWT"}"#),
+        b64url(claims.to_string().as_bytes())
+    )
+}
+
+pub fn consumer_claim(body: &Value) -> Option<&str> {
+    body.pointer("/userRecord/customClaims/zuplo_consumer_id")
+        .and_then(Value::as_str)
+}

@@ -1,0 +1,121 @@
+//! Logs are read by people and shipped to other systems: the Zuplo token, the minted
+//! API keys and the callers' JWTs must never appear in them, whatever path a request takes.
+
+mod common;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use common::*;
+use serde_json::json;
+use zuplo_standin::{Fault, FaultAction};
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn no_token_key_or_jwt_is_ever_logged() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    tracing::subscriber::set_global_default(
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(move || writer.clone())
+            .finish(),
+    )
+    .unwrap();
+
+    let h = Harness::with(Options {
+        warm_up: true,
+        ..Options::default()
+    })
+    .await;
+    let mut jwts = Vec::new();
+    let mut send = async |jwt: String, sign_in: bool| {
+        jwts.push(jwt.clone());
+        if sign_in {
+            h.before_sign_in(&jwt).await
+        } else {
+            h.before_create(&jwt).await
+        }
+    };
+    // Success, a retry resolved by 409, a reconcile.
+    assert_eq!(
+        send(sign(&claims("log-a", "beforeCreate")), false).await.0,
+        200
+    );
+    assert_eq!(
+        send(sign(&claims("log-a", "beforeCreate")), false).await.0,
+        200
+    );
+    assert_eq!(
+        send(sign(&claims("log-b", "beforeSignIn")), true).await.0,
+        200
+    );
+    // Zuplo failures, including a body that cannot be parsed after a create.
+    h.zuplo.push_fault(Fault {
+        action: FaultAction::Status {
+            status: 500,
+            retry_after: None,
+        },
+        ..Fault::default()
+    });
+    send(sign(&claims("log-c", "beforeCreate")), false).await;
+    h.zuplo.push_fault(Fault {
+        action: FaultAction::MalformedBody,
+        ..Fault::default()
+    });
+    send(sign(&claims("log-d", "beforeCreate")), false).await;
+    // A rotation (401 then a re-read secret).
+    let rotated = "zpka_rotated_secret_value_for_logs";
+    put_secret(&h.secret_id, &json!({"zuplo_api_key": rotated}).to_string()).await;
+    h.zuplo.set_tokens(vec![rotated.into()]);
+    assert_eq!(
+        send(sign(&claims("log-e", "beforeCreate")), false).await.0,
+        200
+    );
+    // Refusals.
+    send(
+        sign_with(&claims("log-f", "beforeCreate"), OTHER_KEY, Some(KID)),
+        false,
+    )
+    .await;
+    send(unsigned(&claims("log-g", "beforeCreate")), false).await;
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("consumer ready"), "capture works: {logs}");
+    assert!(logs.contains("rejected"), "{logs}");
+    let keys: Vec<String> = h
+        .zuplo
+        .consumers()
+        .into_iter()
+        .flat_map(|c| c.api_keys.into_iter().map(|k| k.key))
+        .collect();
+    assert!(keys.len() >= 3, "{keys:?}");
+    for secret in [ZUPLO_TOKEN, rotated] {
+        assert!(!logs.contains(secret), "token leaked into logs");
+    }
+    for key in &keys {
+        assert!(!logs.contains(key.as_str()), "an API key leaked into logs");
+        // Nor the random part on its own.
+        assert!(
+            !logs.contains(&key[5..37]),
+            "part of an API key leaked into logs"
+        );
+    }
+    for jwt in &jwts {
+        for part in jwt.split('.').filter(|p| p.len() > 16) {
+            assert!(!logs.contains(part), "a JWT segment leaked into logs");
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! The sample events in `events/` are real Lambda Function URL events: each one parses
+//! as the runtime parses it and gets the documented answer from the function.
+
+mod common;
+
+use common::*;
+use lambda_http::Body;
+use serde_json::{Value, json};
+
+fn load(name: &str) -> lambda_http::Request {
+    let path = format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn body_json(resp: &lambda_http::Response<Body>) -> Value {
+    match resp.body() {
+        Body::Text(t) => serde_json::from_str(t).unwrap(),
+        other => panic!("unexpected body {other:?}"),
+    }
+}
+
+async fn emulator_harness() -> Harness {
+    Harness::with(Options {
+        env: vec![("FIREBASE_AUTH_EMULATOR", "true".into())],
+        ..Options::default()
+    })
+    .await
+}
+
+#[tokio::test]
+async fn every_firebase_event_parses_and_is_answered() {
+    let dir = format!("{}/events", env!("CARGO_MANIFEST_DIR"));
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with("firebase-") && n.ends_with(".json"))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 5, "{names:?}");
+    let h = emulator_harness().await;
+    for name in &names {
+        let resp = h.app.handle(load(name)).await;
+        assert_eq!(resp.status().as_u16(), 200, "{name}: {:?}", resp.body());
+        let body = body_json(&resp);
+        if name.contains("provisioned") {
+            assert_eq!(body, json!({}), "{name}");
+        } else {
+            let id = consumer_claim(&body).unwrap_or_else(|| panic!("{name}: {body}"));
+            assert!(id.starts_with("csmr_"), "{name}: {id}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn sending_an_event_twice_returns_the_same_consumer() {
+    let h = emulator_harness().await;
+    let first = body_json(
+        &h.app
+            .handle(load("firebase-before-create-email.json"))
+            .await,
+    );
+    let second = body_json(
+        &h.app
+            .handle(load("firebase-before-create-email.json"))
+            .await,
+    );
+    assert_eq!(consumer_claim(&first), consumer_claim(&second));
+    assert_eq!(h.zuplo.consumers().len(), 1);
+}
+
+#[tokio::test]
+async fn the_provisioned_sign_in_event_makes_no_call() {
+    let h = emulator_harness().await;
+    let resp = h
+        .app
+        .handle(load("firebase-before-sign-in-provisioned.json"))
+        .await;
+    assert_eq!(body_json(&resp), json!({}));
+    assert_eq!(h.zuplo_calls(), 0);
+    assert_eq!(h.secrets.calls(), 0);
+}
+
+#[tokio::test]
+async fn sample_events_are_refused_outside_emulator_mode() {
+    let h = Harness::start().await;
+    let resp = h
+        .app
+        .handle(load("firebase-before-create-email.json"))
+        .await;
+    assert_eq!(resp.status().as_u16(), 401);
+    assert_eq!(h.zuplo_calls(), 0);
+}
