@@ -12,6 +12,8 @@ mkdir -p "$RUN_DIR"
 MOTO_REQ='moto[server]==5.2.5'
 CARGO_LAMBDA_REQ='cargo-lambda==1.9.2'
 SAM_REQ='aws-sam-cli==1.170.0 cfn-lint==1.58.0'
+# The official signer that tests/webhook_signatures.rs cross-checks our verifier with.
+WEBHOOKS_REQ='standardwebhooks==1.1.0'
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 

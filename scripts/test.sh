@@ -6,6 +6,12 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
-ensure_venv "$MOTO_REQ"
+ensure_venv "$MOTO_REQ" "$WEBHOOKS_REQ"
+# The npm signer of tests/webhook_signatures.rs, pinned by its package-lock.json;
+# installed only when missing so that reruns work offline.
+if [ ! -d tests/support/node_modules/standardwebhooks ]; then
+  log "npm ci in tests/support"
+  (cd tests/support && npm ci --no-audit --no-fund --loglevel=error)
+fi
 start_moto
 cargo test --workspace "$@"

@@ -6,12 +6,14 @@ use std::time::Duration;
 use lambda_http::{Body, Request, Response};
 
 use crate::config::Config;
+use crate::consumer_cache::ConsumerCache;
 use crate::deadline::Deadline;
 use crate::firebase::FirebaseHooks;
 use crate::firebase::certs::CertCache;
 use crate::firebase::token::TokenVerifier;
 use crate::provision::Provisioner;
 use crate::secrets::SecretStore;
+use crate::supabase::SupabaseHooks;
 use crate::zuplo::ZuploClient;
 
 /// How long init may spend warming caches. Failures there are logged, never fatal:
@@ -22,6 +24,7 @@ pub struct App {
     secrets: Arc<SecretStore>,
     zuplo: ZuploClient,
     firebase: Option<FirebaseHooks>,
+    supabase: SupabaseHooks,
 }
 
 impl App {
@@ -46,8 +49,18 @@ impl App {
         let provisioner = Arc::new(Provisioner::new(
             zuplo.clone(),
             secrets.clone(),
+            ConsumerCache::new(config.consumer_cache_ttl, config.consumer_cache_capacity),
             config.require_verified_email,
         ));
+        // Always routed: whether Supabase is in use is known only once the secret is
+        // read (its supabase_hook_secret field), and until then nothing can be verified.
+        let supabase = SupabaseHooks::new(
+            secrets.clone(),
+            provisioner.clone(),
+            config.consumer_claim.clone(),
+            config.fail_mode,
+            config.supabase.clone(),
+        );
         let firebase = config.firebase.as_ref().map(|fb| {
             if fb.emulator {
                 tracing::warn!("FIREBASE_AUTH_EMULATOR is on: unsigned tokens are accepted. Never use this in production.");
@@ -74,11 +87,16 @@ impl App {
             secrets,
             zuplo,
             firebase,
+            supabase,
         })
     }
 
     pub fn firebase(&self) -> Option<&FirebaseHooks> {
         self.firebase.as_ref()
+    }
+
+    pub fn supabase(&self) -> &SupabaseHooks {
+        &self.supabase
     }
 
     /// Fills the caches during Lambda init, concurrently: the secret (then checks the

@@ -58,6 +58,18 @@ pub struct FirebaseConfig {
     pub budget: Duration,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SupabaseConfig {
+    pub budget: Duration,
+    /// Replaces `claims.iss` in consumer names, e.g. to keep names stable when a project
+    /// moves to a custom domain (which changes `iss`).
+    pub namespace: Option<String>,
+    pub provision_anonymous: bool,
+    /// Lower-case domains allowed to sign up; empty means everyone.
+    pub signup_allowed_email_domains: Vec<String>,
+    pub signup_require_email: bool,
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub zuplo_api_url: String,
@@ -67,7 +79,10 @@ pub struct Config {
     pub secret_ttl: Duration,
     /// `None` when `FIREBASE_PROJECT_ID` is unset: the Firebase routes then answer 404.
     pub firebase: Option<FirebaseConfig>,
+    pub supabase: SupabaseConfig,
     pub consumer_claim: String,
+    pub consumer_cache_ttl: Duration,
+    pub consumer_cache_capacity: usize,
     pub fail_mode: FailMode,
     pub require_verified_email: bool,
 }
@@ -175,6 +190,29 @@ fn path_segment(var: &'static str, v: String) -> Result<String, ConfigError> {
     Ok(v)
 }
 
+/// `example.com, @Example.org` → `["example.com", "example.org"]`.
+fn email_domains(var: &'static str, v: String) -> Result<Vec<String>, ConfigError> {
+    v.split(',')
+        .map(|d| d.trim().trim_start_matches('@').to_ascii_lowercase())
+        .filter(|d| !d.is_empty())
+        .map(|d| {
+            let valid = d.len() <= 253
+                && d.contains('.')
+                && d.split('.').all(|label| {
+                    !label.is_empty()
+                        && label
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                });
+            if valid {
+                Ok(d)
+            } else {
+                Err(err(var, format!("{d:?} is not a domain name")))
+            }
+        })
+        .collect()
+}
+
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|k| std::env::var(k).ok())
@@ -240,6 +278,17 @@ impl Config {
             }
         };
 
+        let supabase = SupabaseConfig {
+            budget: vars.millis("SUPABASE_BUDGET_MS", 4000, 100, 4900)?,
+            namespace: vars.get("SUPABASE_NAMESPACE"),
+            provision_anonymous: vars.bool("PROVISION_ANONYMOUS", false)?,
+            signup_allowed_email_domains: email_domains(
+                "SIGNUP_ALLOWED_EMAIL_DOMAINS",
+                vars.get("SIGNUP_ALLOWED_EMAIL_DOMAINS").unwrap_or_default(),
+            )?,
+            signup_require_email: vars.bool("SIGNUP_REQUIRE_EMAIL", false)?,
+        };
+
         let consumer_claim = vars
             .get("CONSUMER_CLAIM")
             .unwrap_or_else(|| "zuplo_consumer_id".to_owned());
@@ -283,7 +332,16 @@ impl Config {
             zuplo_secret_id,
             secret_ttl,
             firebase,
+            supabase,
             consumer_claim,
+            consumer_cache_ttl: Duration::from_secs(vars.number(
+                "CONSUMER_CACHE_TTL_SECONDS",
+                3600,
+                0,
+                86_400,
+            )?),
+            consumer_cache_capacity: vars.number("CONSUMER_CACHE_CAPACITY", 10_000, 1, 1_000_000)?
+                as usize,
             fail_mode,
             require_verified_email: vars.bool("REQUIRE_VERIFIED_EMAIL", false)?,
         })
@@ -336,6 +394,45 @@ mod tests {
         assert_eq!(fb.audiences.len(), 2);
         assert_eq!(fb.budget, Duration::from_millis(6000));
         assert!(!fb.emulator);
+        assert_eq!(c.consumer_cache_ttl, Duration::from_secs(3600));
+        assert_eq!(c.consumer_cache_capacity, 10_000);
+        assert_eq!(
+            c.supabase,
+            SupabaseConfig {
+                budget: Duration::from_millis(4000),
+                namespace: None,
+                provision_anonymous: false,
+                signup_allowed_email_domains: vec![],
+                signup_require_email: false,
+            }
+        );
+    }
+
+    #[test]
+    fn supabase_settings_are_read() {
+        let c = load(&with(&[
+            ("SUPABASE_BUDGET_MS", "3500"),
+            ("SUPABASE_NAMESPACE", "https://old.example/auth/v1"),
+            ("PROVISION_ANONYMOUS", "yes"),
+            (
+                "SIGNUP_ALLOWED_EMAIL_DOMAINS",
+                " Example.com, @corp.example.org ,",
+            ),
+            ("SIGNUP_REQUIRE_EMAIL", "true"),
+            ("CONSUMER_CACHE_TTL_SECONDS", "0"),
+        ]))
+        .unwrap();
+        assert_eq!(c.supabase.budget, Duration::from_millis(3500));
+        assert_eq!(
+            c.supabase.namespace.as_deref(),
+            Some("https://old.example/auth/v1")
+        );
+        assert!(c.supabase.provision_anonymous && c.supabase.signup_require_email);
+        assert_eq!(
+            c.supabase.signup_allowed_email_domains,
+            vec!["example.com", "corp.example.org"]
+        );
+        assert_eq!(c.consumer_cache_ttl, Duration::ZERO);
     }
 
     #[test]
@@ -367,6 +464,14 @@ mod tests {
             ("FIREBASE_AUDIENCE", "not a url"),
             ("FIREBASE_CERTS_URL", "ftp://x"),
             ("FIREBASE_BUDGET_MS", "9000"),
+            ("SUPABASE_BUDGET_MS", "5000"),
+            ("SUPABASE_BUDGET_MS", "50"),
+            ("PROVISION_ANONYMOUS", "sure"),
+            ("SIGNUP_REQUIRE_EMAIL", "2"),
+            ("SIGNUP_ALLOWED_EMAIL_DOMAINS", "example.com, not a domain"),
+            ("SIGNUP_ALLOWED_EMAIL_DOMAINS", "localhost"),
+            ("CONSUMER_CACHE_TTL_SECONDS", "-1"),
+            ("CONSUMER_CACHE_CAPACITY", "0"),
             ("CONSUMER_CLAIM", "sub"),
             ("CONSUMER_CLAIM", "firebase"),
             ("CONSUMER_CLAIM", "has space"),

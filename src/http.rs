@@ -10,6 +10,7 @@ use crate::app::App;
 use crate::deadline::Deadline;
 use crate::firebase::EventType;
 use crate::reply::Reply;
+use crate::supabase::{Delivery, Hook};
 
 /// Hook bodies are small JSON documents; anything larger is refused before parsing.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -20,12 +21,15 @@ const LAMBDA_DEADLINE_MARGIN: Duration = Duration::from_millis(200);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Route {
     Firebase(EventType),
+    Supabase(Hook),
 }
 
 fn route_for(path: &str) -> Option<Route> {
     match path.trim_end_matches('/') {
         "/firebase/before-create" => Some(Route::Firebase(EventType::BeforeCreate)),
         "/firebase/before-sign-in" => Some(Route::Firebase(EventType::BeforeSignIn)),
+        "/supabase/custom-access-token" => Some(Route::Supabase(Hook::CustomAccessToken)),
+        "/supabase/before-user-created" => Some(Route::Supabase(Hook::BeforeUserCreated)),
         _ => None,
     }
 }
@@ -71,6 +75,19 @@ async fn dispatch(app: &App, req: &Request, path: &str) -> Reply {
                 hooks.handle(event, body, deadline).await
             }
         },
+        Route::Supabase(hook) => {
+            let hooks = app.supabase();
+            let deadline = request_deadline(req, hooks.budget());
+            // Header lookups are case-insensitive: Supabase sends `Webhook-Id`.
+            let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+            let delivery = Delivery {
+                webhook_id: header("webhook-id"),
+                webhook_timestamp: header("webhook-timestamp"),
+                webhook_signature: header("webhook-signature"),
+                body,
+            };
+            hooks.handle(hook, delivery, deadline).await
+        }
     }
 }
 

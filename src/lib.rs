@@ -1,11 +1,13 @@
 //! zuplo-auth-hooks: auth hooks that give every new user a Zuplo API-key consumer.
 //!
-//! Data flows one way: [`http`] routes a request to a provider adapter ([`firebase`]),
-//! which verifies it and makes one call to the provisioning core ([`provision`]), which
-//! uses the [`zuplo`] client and the [`secrets`] cache.
+//! Data flows one way: [`http`] routes a request to a provider adapter ([`firebase`],
+//! [`supabase`]), which verifies it and makes one call to the provisioning core
+//! ([`provision`]), which uses the [`consumer_cache`], the [`zuplo`] client and the
+//! [`secrets`] cache.
 
 pub mod app;
 pub mod config;
+pub mod consumer_cache;
 pub mod deadline;
 pub mod firebase;
 pub mod http;

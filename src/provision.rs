@@ -13,8 +13,9 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use crate::consumer_cache::ConsumerCache;
 use crate::deadline::Deadline;
-use crate::secrets::{SecretError, SecretStore};
+use crate::secrets::{Redacted, SecretError, SecretStore};
 use crate::zuplo::{Consumer, Created, NewConsumer, ZuploClient, ZuploError};
 
 /// The namespace of every consumer name this project derives. Changing it would
@@ -62,12 +63,40 @@ impl Identity {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// This call created the consumer.
+    Created,
+    /// The consumer existed already in Zuplo (a retry, a race, or a reconcile).
+    Reused,
+    /// Answered from this container's memory, with no Zuplo call.
+    Cached,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Created => "created",
+            Outcome::Reused => "reused",
+            Outcome::Cached => "cached",
+        }
+    }
+}
+
+/// Which Zuplo call to try first on a cache miss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lookup {
+    /// Sign-ups: the consumer almost never exists, so create (one call).
+    CreateFirst,
+    /// Refreshes of existing sessions: it almost always exists, so look it up (one call).
+    FindFirst,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Provisioned {
     pub consumer_id: String,
     pub consumer_name: String,
-    /// False when the consumer existed already (a retry, a race, or a reconcile).
-    pub created: bool,
+    pub outcome: Outcome,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -78,11 +107,16 @@ pub enum ProvisionError {
     Zuplo(#[from] ZuploError),
     #[error("consumer {name} exists but belongs to another user")]
     NameTaken { name: String },
+    #[error("consumer {name} vanished between a 409 and the lookup")]
+    Vanished { name: String },
+    #[error("another request for the same user did not finish before the deadline")]
+    Busy,
 }
 
 pub struct Provisioner {
     zuplo: ZuploClient,
     secrets: Arc<SecretStore>,
+    cache: ConsumerCache,
     require_verified_email: bool,
 }
 
@@ -90,11 +124,13 @@ impl Provisioner {
     pub fn new(
         zuplo: ZuploClient,
         secrets: Arc<SecretStore>,
+        cache: ConsumerCache,
         require_verified_email: bool,
     ) -> Self {
         Provisioner {
             zuplo,
             secrets,
+            cache,
             require_verified_email,
         }
     }
@@ -103,12 +139,43 @@ impl Provisioner {
     pub async fn ensure_consumer(
         &self,
         identity: &Identity,
+        lookup: Lookup,
+        deadline: Deadline,
+    ) -> Result<Provisioned, ProvisionError> {
+        let name = identity.consumer_name();
+        let cached = |consumer_id| Provisioned {
+            consumer_id,
+            consumer_name: name.clone(),
+            outcome: Outcome::Cached,
+        };
+        if let Some(id) = self.cache.get(&name) {
+            return Ok(cached(id));
+        }
+        let _flight = self
+            .cache
+            .flight(&name, deadline)
+            .await
+            .map_err(|_| ProvisionError::Busy)?;
+        // A request we waited for may have done the work.
+        if let Some(id) = self.cache.get(&name) {
+            return Ok(cached(id));
+        }
+        let provisioned = self.with_token(identity, lookup, deadline).await?;
+        self.cache.put(&name, &provisioned.consumer_id);
+        Ok(provisioned)
+    }
+
+    async fn with_token(
+        &self,
+        identity: &Identity,
+        lookup: Lookup,
         deadline: Deadline,
     ) -> Result<Provisioned, ProvisionError> {
         let request = self.new_consumer(identity);
         let lease = self.secrets.current(deadline).await?;
+        let token = &lease.secrets.zuplo_api_key;
         match self
-            .create_or_find(&lease.secrets.zuplo_api_key, identity, &request, deadline)
+            .find_or_create(token, identity, &request, lookup, deadline)
             .await
         {
             // The token may have been rotated since we cached it: fetch it again, once.
@@ -118,39 +185,58 @@ impl Provisioner {
                     .secrets
                     .refresh_after_rejection(&lease, deadline)
                     .await?;
-                self.create_or_find(&lease.secrets.zuplo_api_key, identity, &request, deadline)
+                let token = &lease.secrets.zuplo_api_key;
+                self.find_or_create(token, identity, &request, lookup, deadline)
                     .await
             }
             other => other,
         }
     }
 
-    async fn create_or_find(
+    async fn find_or_create(
         &self,
-        token: &crate::secrets::Redacted,
+        token: &Redacted,
         identity: &Identity,
         request: &NewConsumer,
+        lookup: Lookup,
         deadline: Deadline,
     ) -> Result<Provisioned, ProvisionError> {
+        if lookup == Lookup::FindFirst
+            && let Some(found) = self.find(token, identity, &request.name, deadline).await?
+        {
+            return Ok(found);
+        }
         match self.zuplo.create_consumer(token, request, deadline).await? {
             Created::New(consumer) => Ok(Provisioned {
                 consumer_id: consumer.id,
                 consumer_name: request.name.clone(),
-                created: true,
+                outcome: Outcome::Created,
             }),
-            Created::AlreadyExists => {
-                let consumer = self
-                    .zuplo
-                    .get_consumer(token, &request.name, deadline)
-                    .await?;
-                check_owner(&consumer, identity)?;
-                Ok(Provisioned {
-                    consumer_id: consumer.id,
-                    consumer_name: request.name.clone(),
-                    created: false,
-                })
-            }
+            Created::AlreadyExists => self
+                .find(token, identity, &request.name, deadline)
+                .await?
+                .ok_or_else(|| ProvisionError::Vanished {
+                    name: request.name.clone(),
+                }),
         }
+    }
+
+    async fn find(
+        &self,
+        token: &Redacted,
+        identity: &Identity,
+        name: &str,
+        deadline: Deadline,
+    ) -> Result<Option<Provisioned>, ProvisionError> {
+        let Some(consumer) = self.zuplo.get_consumer(token, name, deadline).await? else {
+            return Ok(None);
+        };
+        check_owner(&consumer, identity)?;
+        Ok(Some(Provisioned {
+            consumer_id: consumer.id,
+            consumer_name: name.to_owned(),
+            outcome: Outcome::Reused,
+        }))
     }
 
     fn new_consumer(&self, identity: &Identity) -> NewConsumer {

@@ -29,6 +29,26 @@ impl Reply {
     }
 }
 
+impl Reply {
+    /// A Supabase hook's decision to refuse, in the shape the Auth server reads: always
+    /// HTTP 200, since any other status reaches the user as an opaque 500.
+    pub fn hook_error(http_code: u16, message: &str) -> Self {
+        Reply {
+            status: 200,
+            body: json!({"error": {"http_code": http_code, "message": message}}),
+        }
+    }
+
+    /// A Supabase-route failure that is not a decision (bad signature, misconfiguration):
+    /// a real error status, with the same body shape.
+    pub fn hook_failure(status: u16, message: &str) -> Self {
+        Reply {
+            status,
+            body: json!({"error": {"http_code": status, "message": message}}),
+        }
+    }
+}
+
 fn status_name(status: u16) -> &'static str {
     match status {
         400 | 413 | 415 => "INVALID_ARGUMENT",

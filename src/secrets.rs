@@ -13,6 +13,7 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use crate::deadline::Deadline;
+use crate::supabase::signature::{KeyError, WebhookKeys};
 
 /// A secret value that never shows itself in `Debug` or `Display`.
 #[derive(Clone, PartialEq, Eq)]
@@ -38,7 +39,10 @@ impl fmt::Debug for Redacted {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Secrets {
     pub zuplo_api_key: Redacted,
-    pub supabase_hook_secret: Option<Redacted>,
+    /// The Supabase hook secret(s), parsed once per load. `None` when the field is
+    /// absent; an error when it is malformed, kept apart so that a bad Supabase secret
+    /// does not take the Zuplo token (and the Firebase routes) down with it.
+    pub supabase_hook_keys: Option<Result<WebhookKeys, KeyError>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -66,7 +70,7 @@ impl Secrets {
             }
             return Ok(Secrets {
                 zuplo_api_key: Redacted::new(raw),
-                supabase_hook_secret: None,
+                supabase_hook_keys: None,
             });
         }
         // serde_json's syntax errors carry positions only, never input text.
@@ -85,9 +89,11 @@ impl Secrets {
         let zuplo_api_key = field("zuplo_api_key")?.ok_or(SecretError::Malformed(
             "JSON secret has no zuplo_api_key field",
         ))?;
+        let supabase_hook_keys =
+            field("supabase_hook_secret")?.map(|secret| WebhookKeys::parse(secret.expose()));
         Ok(Secrets {
             zuplo_api_key,
-            supabase_hook_secret: field("supabase_hook_secret")?,
+            supabase_hook_keys,
         })
     }
 }
@@ -173,6 +179,9 @@ impl SecretStore {
             generation,
         });
         tracing::info!(generation, "loaded secrets from Secrets Manager");
+        if let Some(Err(e)) = &secrets.supabase_hook_keys {
+            tracing::error!(reason = %e, "supabase_hook_secret is malformed: the Supabase routes will refuse every request until it is fixed");
+        }
         Ok(Lease {
             secrets,
             generation,
@@ -206,16 +215,32 @@ mod tests {
     fn bare_token() {
         let s = Secrets::parse("  zpka_abc_123\n").unwrap();
         assert_eq!(s.zuplo_api_key.expose(), "zpka_abc_123");
-        assert_eq!(s.supabase_hook_secret, None);
+        assert_eq!(s.supabase_hook_keys, None);
     }
 
     #[test]
     fn json_object() {
+        let s = Secrets::parse(
+            r#"{"zuplo_api_key":"zpka_x","supabase_hook_secret":"v1,whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}"#,
+        )
+        .unwrap();
+        assert_eq!(s.zuplo_api_key.expose(), "zpka_x");
+        assert!(matches!(s.supabase_hook_keys, Some(Ok(_))));
+        assert_eq!(
+            Secrets::parse(r#"{"zuplo_api_key":"zpka_x"}"#)
+                .unwrap()
+                .supabase_hook_keys,
+            None
+        );
+    }
+
+    #[test]
+    fn a_malformed_hook_secret_keeps_the_zuplo_token() {
         let s =
-            Secrets::parse(r#"{"zuplo_api_key":"zpka_x","supabase_hook_secret":"v1,whsec_abc"}"#)
+            Secrets::parse(r#"{"zuplo_api_key":"zpka_x","supabase_hook_secret":"whsec_short"}"#)
                 .unwrap();
         assert_eq!(s.zuplo_api_key.expose(), "zpka_x");
-        assert_eq!(s.supabase_hook_secret.unwrap().expose(), "v1,whsec_abc");
+        assert!(matches!(s.supabase_hook_keys, Some(Err(_))));
     }
 
     #[test]

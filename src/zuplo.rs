@@ -108,13 +108,13 @@ impl ZuploClient {
         }
     }
 
-    /// `GET …/consumers/{name}`, asking Zuplo to leave the keys out.
+    /// `GET …/consumers/{name}`, asking Zuplo to leave the keys out. `None` on 404.
     pub async fn get_consumer(
         &self,
         token: &Redacted,
         name: &str,
         deadline: Deadline,
-    ) -> Result<Consumer, ZuploError> {
+    ) -> Result<Option<Consumer>, ZuploError> {
         let request = self
             .http
             .get(format!(
@@ -123,10 +123,10 @@ impl ZuploClient {
             ))
             .bearer_auth(token.expose());
         let response = send(request, deadline).await?;
-        if response.status().is_success() {
-            read_json(response, deadline).await
-        } else {
-            Err(error_from(response, deadline).await)
+        match response.status() {
+            StatusCode::NOT_FOUND => Ok(None),
+            s if s.is_success() => read_json(response, deadline).await.map(Some),
+            _ => Err(error_from(response, deadline).await),
         }
     }
 

@@ -105,6 +105,28 @@ async fn the_same_user_twice_gets_one_consumer_and_the_same_id() {
     assert_eq!(consumer_claim(&first), consumer_claim(&second));
     assert!(consumer_claim(&first).is_some());
     assert_eq!(h.zuplo.consumers().len(), 1);
+    // The second answer comes from the container's memory.
+    assert_eq!(h.zuplo_calls(), 1);
+}
+
+#[tokio::test]
+async fn a_repeat_in_another_container_resolves_the_409_to_the_same_consumer() {
+    // A cache TTL of 0 behaves like a fresh container for every request.
+    let h = Harness::with(Options {
+        env: vec![("CONSUMER_CACHE_TTL_SECONDS", "0".into())],
+        ..Options::default()
+    })
+    .await;
+    let (_, first) = h
+        .before_create(&sign(&claims("erin", "beforeCreate")))
+        .await;
+    let (status, second) = h
+        .before_create(&sign(&claims("erin", "beforeCreate")))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(consumer_claim(&first), consumer_claim(&second));
+    assert!(consumer_claim(&first).is_some());
+    assert_eq!(h.zuplo.consumers().len(), 1);
     // Second time: 409 then a lookup by name.
     let methods: Vec<_> = h
         .zuplo

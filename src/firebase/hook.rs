@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 use super::token::{BlockingClaims, EventType, TokenError, TokenVerifier};
 use crate::config::FailMode;
 use crate::deadline::Deadline;
-use crate::provision::{Identity, Provider, Provisioner};
+use crate::provision::{Identity, Lookup, Outcome, Provider, Provisioner};
 use crate::reply::Reply;
 
 /// Identity Platform refuses `customClaims` whose JSON is longer than this.
@@ -119,14 +119,13 @@ impl FirebaseHooks {
         }
 
         match self.provision(&claims, existing, deadline).await {
-            Ok((reply, consumer_id, created)) => {
+            Ok((reply, consumer_id, outcome)) => {
                 tracing::info!(
                     event = event.as_str(),
                     uid,
                     event_id,
                     consumer_id,
-                    created,
-                    outcome = "provisioned",
+                    outcome = outcome.as_str(),
                     "consumer ready"
                 );
                 reply
@@ -146,7 +145,7 @@ impl FirebaseHooks {
         claims: &BlockingClaims,
         mut custom_claims: Map<String, Value>,
         deadline: Deadline,
-    ) -> Result<(Reply, String, bool), Failure> {
+    ) -> Result<(Reply, String, Outcome), Failure> {
         let user = &claims.user_record;
         let tenant = claims.tenant_id.clone().or_else(|| user.tenant_id.clone());
         let identity = Identity {
@@ -159,7 +158,10 @@ impl FirebaseHooks {
             display_name: user.display_name.clone(),
         };
         let provisioned = deadline
-            .run(self.provisioner.ensure_consumer(&identity, deadline))
+            .run(
+                self.provisioner
+                    .ensure_consumer(&identity, Lookup::CreateFirst, deadline),
+            )
             .await
             .map_err(|_| Failure::Deadline)??;
         custom_claims.insert(self.claim.clone(), provisioned.consumer_id.clone().into());
@@ -170,6 +172,6 @@ impl FirebaseHooks {
         let reply = Reply::ok(json!({
             "userRecord": { "customClaims": custom_claims, "updateMask": "customClaims" }
         }));
-        Ok((reply, provisioned.consumer_id, provisioned.created))
+        Ok((reply, provisioned.consumer_id, provisioned.outcome))
     }
 }

@@ -44,7 +44,7 @@ pub enum SignatureError {
 }
 
 /// The HMAC keys of the configured secrets (several during a rotation).
-#[derive(Clone)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct WebhookKeys(Vec<Vec<u8>>);
 
 impl std::fmt::Debug for WebhookKeys {

@@ -250,13 +250,18 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             env: Vec::new(),
-            secret: Some(json!({"zuplo_api_key": ZUPLO_TOKEN}).to_string()),
+            secret: Some(
+                json!({"zuplo_api_key": ZUPLO_TOKEN, "supabase_hook_secret": HOOK_SECRET})
+                    .to_string(),
+            ),
             warm_up: false,
         }
     }
 }
 
 pub const ZUPLO_TOKEN: &str = "zpka_test_developer_token";
+/// 32 random bytes, in Supabase's `v1,whsec_<base64>` form.
+pub const HOOK_SECRET: &str = "v1,whsec_dGVzdC1ob29rLXNlY3JldC0zMi1ieXRlcy1sb25nISE=";
 
 /// Everything one test needs, each piece its own instance so tests run in parallel.
 pub struct Harness {
@@ -316,19 +321,40 @@ impl Harness {
     }
 
     pub async fn post(&self, path: &str, body: &str) -> (u16, Value) {
-        let resp = self
-            .app
-            .handle(request("POST", path, body, "application/json"))
+        let answer = self
+            .send(request("POST", path, body, "application/json"))
             .await;
+        (answer.status, answer.json)
+    }
+
+    pub async fn send(&self, req: Request) -> Answer {
+        let resp = self.app.handle(req).await;
         let status = resp.status().as_u16();
+        let content_type = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
         let text = match resp.body() {
             Body::Text(t) => t.clone(),
             Body::Binary(b) => String::from_utf8_lossy(b).into_owned(),
             Body::Empty => String::new(),
             _ => String::new(),
         };
-        let json = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        (status, json)
+        let json = serde_json::from_str(&text).unwrap_or(Value::String(text.clone()));
+        Answer {
+            status,
+            content_type,
+            text,
+            json,
+        }
+    }
+
+    /// A Supabase hook delivery signed now with [`HOOK_SECRET`], as the Auth server sends it.
+    pub async fn supabase(&self, path: &str, body: &str) -> Answer {
+        self.send(signed_request(path, body, HOOK_SECRET, now()))
+            .await
     }
 
     pub async fn before_create(&self, jwt: &str) -> (u16, Value) {
@@ -349,14 +375,39 @@ pub fn jwt_body(jwt: &str) -> String {
     json!({"data": {"jwt": jwt}}).to_string()
 }
 
+pub struct Answer {
+    pub status: u16,
+    pub content_type: String,
+    pub text: String,
+    pub json: Value,
+}
+
 /// A Lambda Function URL event (payload format 2.0), parsed the way the runtime parses it.
 pub fn request(method: &str, path: &str, body: &str, content_type: &str) -> Request {
+    request_with_headers(
+        method,
+        path,
+        body,
+        &[("content-type", content_type.to_owned())],
+    )
+}
+
+pub fn request_with_headers(
+    method: &str,
+    path: &str,
+    body: &str,
+    extra: &[(&str, String)],
+) -> Request {
+    let mut headers = json!({"host": "abc.lambda-url.us-east-1.on.aws"});
+    for (name, value) in extra {
+        headers[*name] = Value::String(value.clone());
+    }
     let event = json!({
         "version": "2.0",
         "routeKey": "$default",
         "rawPath": path,
         "rawQueryString": "",
-        "headers": {"content-type": content_type, "host": "abc.lambda-url.us-east-1.on.aws"},
+        "headers": headers,
         "requestContext": {
             "accountId": "anonymous",
             "apiId": "abc",
@@ -438,4 +489,180 @@ pub fn unsigned(claims: &Value) -> String {
 pub fn consumer_claim(body: &Value) -> Option<&str> {
     body.pointer("/userRecord/customClaims/zuplo_consumer_id")
         .and_then(Value::as_str)
+}
+
+/// `v1,<base64 HMAC-SHA256(key, id.timestamp.body)>` for one `v1,whsec_<base64>` secret,
+/// computed here with `hmac` directly rather than through the code under test.
+pub fn webhook_signature(secret: &str, id: &str, timestamp: i64, body: &str) -> String {
+    use base64::Engine;
+    use hmac::Mac;
+    let encoded = secret
+        .trim_start_matches("v1,")
+        .trim_start_matches("whsec_");
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .unwrap();
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap();
+    mac.update(format!("{id}.{timestamp}.{body}").as_bytes());
+    format!(
+        "v1,{}",
+        base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+    )
+}
+
+/// A POST with the three Standard Webhooks headers, in the case Go puts on the wire.
+pub fn signed_request(path: &str, body: &str, secret: &str, timestamp: i64) -> Request {
+    let id = unique("msg");
+    request_with_headers(
+        "POST",
+        path,
+        body,
+        &[
+            ("Content-Type", "application/json".to_owned()),
+            ("Webhook-Id", id.clone()),
+            ("Webhook-Timestamp", timestamp.to_string()),
+            (
+                "Webhook-Signature",
+                webhook_signature(secret, &id, timestamp, body),
+            ),
+        ],
+    )
+}
+
+pub const CAT: &str = "/supabase/custom-access-token";
+pub const BUC: &str = "/supabase/before-user-created";
+pub const SUPABASE_ISS: &str = "https://demo-ref.supabase.co/auth/v1";
+
+/// The claims Supabase puts in an access token for a confirmed email user.
+pub fn supabase_claims(user_id: &str) -> Value {
+    let t = now();
+    json!({
+        "iss": SUPABASE_ISS,
+        "sub": user_id,
+        "aud": "authenticated",
+        "exp": t + 3600,
+        "iat": t,
+        "email": format!("{user_id}@example.com"),
+        "phone": "",
+        "app_metadata": {"provider": "email", "providers": ["email"]},
+        "user_metadata": {"email": format!("{user_id}@example.com"), "email_verified": true, "phone_verified": false, "sub": user_id},
+        "role": "authenticated",
+        "aal": "aal1",
+        "amr": [{"method": "password", "timestamp": t}],
+        "session_id": format!("sess-{user_id}"),
+        "is_anonymous": false
+    })
+}
+
+/// A custom-access-token hook body, compact like Go's encoding/json.
+pub fn access_token_body(user_id: &str, claims: &Value, method: &str) -> String {
+    json!({
+        "metadata": {
+            "uuid": unique("inv"),
+            "time": "2026-11-26T10:00:00.123456789Z",
+            "name": "customize-access-token",
+            "ip_address": "203.0.113.7"
+        },
+        "user_id": user_id,
+        "claims": claims,
+        "authentication_method": method
+    })
+    .to_string()
+}
+
+pub fn before_user_created_body(email: &str, anonymous: bool) -> String {
+    json!({
+        "metadata": {
+            "uuid": unique("inv"),
+            "time": "2026-11-26T10:00:00.123456789Z",
+            "name": "before-user-created",
+            "ip_address": "203.0.113.7"
+        },
+        "user": {
+            "id": "3f2b8c1e-0000-4000-8000-000000000001",
+            "aud": "authenticated",
+            "role": "",
+            "email": email,
+            "phone": "",
+            "app_metadata": if anonymous { json!({}) } else { json!({"provider": "email", "providers": ["email"]}) },
+            "user_metadata": {},
+            "identities": [],
+            "created_at": "0001-01-01T00:00:00Z",
+            "updated_at": "0001-01-01T00:00:00Z",
+            "is_anonymous": anonymous
+        }
+    })
+    .to_string()
+}
+
+/// The Auth server's check of a custom-access-token answer (its MinimumViableTokenSchema
+/// and response rules): what a real Supabase would refuse, this refuses.
+pub fn supabase_accepts_claims(answer: &Answer) -> Result<(), String> {
+    if answer.status != 200 {
+        return Err(format!("status {}", answer.status));
+    }
+    if !answer.content_type.starts_with("application/json") {
+        return Err(format!("content-type {}", answer.content_type));
+    }
+    if answer
+        .json
+        .pointer("/error/message")
+        .and_then(Value::as_str)
+        .is_some_and(|m| !m.is_empty())
+    {
+        return Err(format!("error object {}", answer.json["error"]));
+    }
+    let claims = answer
+        .json
+        .get("claims")
+        .and_then(Value::as_object)
+        .ok_or("claims missing")?;
+    for required in [
+        "aud",
+        "exp",
+        "iat",
+        "sub",
+        "email",
+        "phone",
+        "role",
+        "aal",
+        "session_id",
+        "is_anonymous",
+    ] {
+        if !claims.contains_key(required) {
+            return Err(format!("required claim {required} missing"));
+        }
+    }
+    let is_int = |k: &str| claims.get(k).is_none_or(|v| v.is_i64() || v.is_u64());
+    let is_str = |k: &str| claims.get(k).is_none_or(Value::is_string);
+    let is_obj = |k: &str| claims.get(k).is_none_or(Value::is_object);
+    for k in ["exp", "iat", "nbf"] {
+        if !is_int(k) {
+            return Err(format!("{k} is not an integer"));
+        }
+    }
+    for k in [
+        "sub",
+        "email",
+        "phone",
+        "role",
+        "aal",
+        "session_id",
+        "client_id",
+        "iss",
+        "jti",
+    ] {
+        if !is_str(k) {
+            return Err(format!("{k} is not a string"));
+        }
+    }
+    for k in ["app_metadata", "user_metadata"] {
+        if !is_obj(k) {
+            return Err(format!("{k} is not an object"));
+        }
+    }
+    if !claims["aud"].is_string() && !claims["aud"].is_array() {
+        return Err("aud is neither a string nor an array".into());
+    }
+    Ok(())
 }

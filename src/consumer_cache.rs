@@ -1,0 +1,212 @@
+//! Remembers which consumer belongs to which user, and lets one request at a time
+//! work on a given user.
+//!
+//! Supabase calls the access-token hook on every token refresh (about hourly per
+//! session), so a warm container must answer those from memory. The cache is bounded
+//! in size and age: a container never grows without limit, and a consumer deleted in
+//! Zuplo is forgotten after the TTL.
+//!
+//! The per-user flights turn N concurrent first requests for one user (a burst of
+//! retries, or several tabs) into one Zuplo round trip; the others wait and then read
+//! the cache. The deterministic consumer name would keep them from creating duplicates
+//! anyway, but each would cost a create, a 409 and a lookup.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use tokio::sync::OwnedMutexGuard;
+use tokio::time::Instant;
+
+use crate::deadline::{Deadline, DeadlineExceeded};
+
+pub struct ConsumerCache {
+    ttl: Duration,
+    capacity: usize,
+    entries: Mutex<Entries>,
+    flights: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+#[derive(Default)]
+struct Entries {
+    by_name: HashMap<String, Entry>,
+    /// Insertion order, for evicting the oldest first. May hold stale items for names
+    /// that were stored again since; those are skipped when popped.
+    order: VecDeque<(String, Instant)>,
+}
+
+struct Entry {
+    consumer_id: String,
+    stored: Instant,
+}
+
+/// Holds the right to work on one consumer name; released on drop.
+pub struct Flight<'a> {
+    cache: &'a ConsumerCache,
+    name: String,
+    lock: Arc<tokio::sync::Mutex<()>>,
+    guard: Option<OwnedMutexGuard<()>>,
+}
+
+impl Drop for Flight<'_> {
+    fn drop(&mut self) {
+        self.guard.take();
+        let mut flights = lock(&self.cache.flights);
+        // Two owners left (the map and us) means nobody else is waiting on this name.
+        if Arc::strong_count(&self.lock) == 2 {
+            flights.remove(&self.name);
+        }
+    }
+}
+
+/// A poisoned lock only means another request panicked mid-update of a plain map;
+/// the map is still usable, and a cache must never take the function down.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl ConsumerCache {
+    /// A TTL of zero disables caching (flights still apply).
+    pub fn new(ttl: Duration, capacity: usize) -> Self {
+        ConsumerCache {
+            ttl,
+            capacity: capacity.max(1),
+            entries: Mutex::new(Entries::default()),
+            flights: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Option<String> {
+        let entries = lock(&self.entries);
+        entries
+            .by_name
+            .get(name)
+            .filter(|e| e.stored.elapsed() < self.ttl)
+            .map(|e| e.consumer_id.clone())
+    }
+
+    pub fn put(&self, name: &str, consumer_id: &str) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        let now = Instant::now();
+        let mut entries = lock(&self.entries);
+        entries.by_name.insert(
+            name.to_owned(),
+            Entry {
+                consumer_id: consumer_id.to_owned(),
+                stored: now,
+            },
+        );
+        entries.order.push_back((name.to_owned(), now));
+        let capacity = self.capacity;
+        while entries.by_name.len() > capacity || entries.order.len() > 2 * capacity + 16 {
+            let Some((oldest, stored)) = entries.order.pop_front() else {
+                break;
+            };
+            if entries
+                .by_name
+                .get(&oldest)
+                .is_some_and(|e| e.stored == stored)
+            {
+                entries.by_name.remove(&oldest);
+            }
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        lock(&self.entries).by_name.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Waits (within `deadline`) until no other request is working on `name`.
+    pub async fn flight(
+        &self,
+        name: &str,
+        deadline: Deadline,
+    ) -> Result<Flight<'_>, DeadlineExceeded> {
+        let lock_for_name = lock(&self.flights)
+            .entry(name.to_owned())
+            .or_default()
+            .clone();
+        let mut flight = Flight {
+            cache: self,
+            name: name.to_owned(),
+            lock: lock_for_name.clone(),
+            guard: None,
+        };
+        // On timeout `flight` drops here and tidies the map.
+        flight.guard = Some(deadline.run(lock_for_name.lock_owned()).await?);
+        Ok(flight)
+    }
+
+    #[cfg(test)]
+    fn flights_in_map(&self) -> usize {
+        lock(&self.flights).len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn entries_expire_after_the_ttl() {
+        let cache = ConsumerCache::new(Duration::from_secs(60), 10);
+        cache.put("c-1", "csmr_1");
+        assert_eq!(cache.get("c-1").as_deref(), Some("csmr_1"));
+        tokio::time::advance(Duration::from_secs(61)).await;
+        assert_eq!(cache.get("c-1"), None);
+    }
+
+    #[test]
+    fn capacity_evicts_the_oldest() {
+        let cache = ConsumerCache::new(Duration::from_secs(60), 3);
+        for i in 0..5 {
+            cache.put(&format!("c-{i}"), &format!("csmr_{i}"));
+        }
+        assert_eq!(cache.len(), 3);
+        assert_eq!(cache.get("c-0"), None);
+        assert_eq!(cache.get("c-1"), None);
+        assert_eq!(cache.get("c-4").as_deref(), Some("csmr_4"));
+    }
+
+    #[test]
+    fn storing_a_name_again_keeps_the_bound() {
+        let cache = ConsumerCache::new(Duration::from_secs(60), 2);
+        for i in 0..1000 {
+            cache.put("c-same", &format!("csmr_{i}"));
+        }
+        assert_eq!(cache.get("c-same").as_deref(), Some("csmr_999"));
+        assert!(lock(&cache.entries).order.len() <= 2 * 2 + 16);
+    }
+
+    #[test]
+    fn zero_ttl_disables_the_cache() {
+        let cache = ConsumerCache::new(Duration::ZERO, 10);
+        cache.put("c-1", "csmr_1");
+        assert_eq!(cache.get("c-1"), None);
+        assert!(cache.is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn flights_serialise_one_name_and_clean_up() {
+        let cache = ConsumerCache::new(Duration::from_secs(60), 10);
+        let deadline = Deadline::after(Duration::from_secs(1));
+        let first = cache.flight("c-1", deadline).await.unwrap();
+        // Another name is not blocked.
+        let other = cache.flight("c-2", deadline).await.unwrap();
+        drop(other);
+        // The same name waits until the deadline while the first flight is held.
+        assert!(cache.flight("c-1", deadline).await.is_err());
+        drop(first);
+        assert_eq!(cache.flights_in_map(), 0);
+        let again = cache
+            .flight("c-1", Deadline::after(Duration::from_secs(1)))
+            .await;
+        assert!(again.is_ok());
+    }
+}
