@@ -5,7 +5,11 @@ The Firebase events carry Auth-emulator-style tokens (alg "none", empty signatur
 with a far-future exp, so they stay valid; the function accepts them only with
 FIREBASE_AUTH_EMULATOR=true. Project and audience match the quick start's settings.
 
-Usage: python3 scripts/make_events.py   (rewrites events/firebase-*.json)
+The Supabase events are bodies as the Auth server sends them (compact JSON, Go's
+escaping) with empty webhook-* headers: a signature carries a timestamp and goes stale
+after five minutes, so they are signed at send time with scripts/sign_event.py.
+
+Usage: python3 scripts/make_events.py   (rewrites events/firebase-*.json, events/supabase-*.json)
 """
 import base64
 import json
@@ -46,7 +50,7 @@ def blocking_claims(event_type, uid, user_record, route, **extra):
     return claims
 
 
-def function_url_event(path: str, body: str) -> dict:
+def function_url_event(path: str, body: str, headers=None) -> dict:
     return {
         "version": "2.0",
         "routeKey": "$default",
@@ -57,6 +61,7 @@ def function_url_event(path: str, body: str) -> dict:
             "host": "abcdefghij.lambda-url.us-east-1.on.aws",
             "user-agent": "Google-Cloud-Functions",
             "x-forwarded-proto": "https",
+            **(headers or {}),
         },
         "requestContext": {
             "accountId": "anonymous",
@@ -87,8 +92,115 @@ def firebase(name, route, claims):
     (EVENTS / f"firebase-{name}.json").write_text(json.dumps(event, indent=2) + "\n")
 
 
+SUPABASE_ISS = "https://demo-ref.supabase.co/auth/v1"
+SUPABASE_HEADERS = {
+    "user-agent": "Go-http-client/1.1",
+    "accept-encoding": "identity",
+    "webhook-id": "",
+    "webhook-timestamp": "",
+    "webhook-signature": "",
+}
+
+
+def go_json(value) -> str:
+    """encoding/json's output: compact, map keys sorted, <>& escaped, raw UTF-8."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def hook_metadata(name: str, n: int) -> dict:
+    return {
+        "uuid": f"0b9c7a3e-5d1f-4c2a-9e8b-{n:012d}",
+        "time": "2026-01-01T00:00:00.123456789Z",
+        "name": name,
+        "ip_address": "203.0.113.7",
+    }
+
+
+def supabase_claims(user_id, email="", phone="", anonymous=False, app_metadata=None,
+                    user_metadata=None, method="password"):
+    return dict(sorted({
+        "iss": SUPABASE_ISS,
+        "sub": user_id,
+        "aud": "authenticated",
+        "exp": IAT + 3600,
+        "iat": IAT,
+        "email": email,
+        "phone": phone,
+        "app_metadata": app_metadata if app_metadata is not None else {},
+        "user_metadata": user_metadata if user_metadata is not None else {},
+        "role": "authenticated",
+        "aal": "aal1",
+        "amr": [{"method": method, "timestamp": IAT}],
+        "session_id": f"5e55a9d0-0000-4000-8000-{user_id[-12:]}",
+        "is_anonymous": anonymous,
+    }.items()))
+
+
+def supabase_access_token(name, n, user_id, method, claims):
+    # Field order of the server's struct: metadata, user_id, claims, authentication_method.
+    body = go_json({
+        "metadata": hook_metadata("customize-access-token", n),
+        "user_id": user_id,
+        "claims": claims,
+        "authentication_method": method,
+    })
+    event = function_url_event("/supabase/custom-access-token", body, SUPABASE_HEADERS)
+    (EVENTS / f"supabase-{name}.json").write_text(json.dumps(event, indent=2, ensure_ascii=False) + "\n")
+
+
+def supabase_before_user_created(name, n, email):
+    user = {
+        "id": f"3f2b8c1e-0000-4000-8000-{n:012d}",
+        "aud": "authenticated",
+        "role": "",
+        "email": email,
+        "phone": "",
+        "app_metadata": {"provider": "email", "providers": ["email"]},
+        "user_metadata": {},
+        "identities": [],
+        "created_at": "0001-01-01T00:00:00Z",
+        "updated_at": "0001-01-01T00:00:00Z",
+        "is_anonymous": False,
+    }
+    body = go_json({"metadata": hook_metadata("before-user-created", n), "user": user})
+    event = function_url_event("/supabase/before-user-created", body, SUPABASE_HEADERS)
+    (EVENTS / f"supabase-{name}.json").write_text(json.dumps(event, indent=2, ensure_ascii=False) + "\n")
+
+
+def supabase():
+    erin = "7d0f3c52-1a2b-4c3d-8e9f-00000000e51e"
+    erin_claims = dict(
+        email="erin@example.com",
+        app_metadata={"provider": "email", "providers": ["email"]},
+        user_metadata={"email": "erin@example.com", "email_verified": True,
+                       "full_name": "Erin <Ops> & Co", "phone_verified": False, "sub": erin},
+    )
+    supabase_access_token("custom-access-token-email", 1, erin, "password",
+                          supabase_claims(erin, **erin_claims))
+    supabase_access_token("custom-access-token-refresh", 2, erin, "token_refresh",
+                          supabase_claims(erin, method="token_refresh", **erin_claims))
+    frank = "7d0f3c52-1a2b-4c3d-8e9f-00000000f4a2"
+    supabase_access_token("custom-access-token-phone", 3, frank, "otp", supabase_claims(
+        frank, phone="15550100", method="otp",
+        app_metadata={"provider": "phone", "providers": ["phone"]},
+        user_metadata={"phone_verified": True, "sub": frank}))
+    anon = "7d0f3c52-1a2b-4c3d-8e9f-0000000a2012"
+    supabase_access_token("custom-access-token-anonymous", 4, anon, "anonymous",
+                          supabase_claims(anon, anonymous=True, method="anonymous"))
+    grace = "7d0f3c52-1a2b-4c3d-8e9f-000000096ace"
+    supabase_access_token("custom-access-token-provisioned", 5, grace, "password", supabase_claims(
+        grace, email="grace@example.com",
+        app_metadata={"provider": "email", "providers": ["email"],
+                      "zuplo_consumer_id": "csmr_AlreadyProvisioned000002"},
+        user_metadata={"email_verified": True, "sub": grace}))
+    supabase_before_user_created("before-user-created-allowed", 6, "heidi@example.com")
+    supabase_before_user_created("before-user-created-rejected", 7, "mallory@blocked.example.net")
+
+
 def main():
     EVENTS.mkdir(exist_ok=True)
+    supabase()
     alice = {"email": "alice@example.com", "email_verified": True, "display_name": "Alice Example"}
     firebase("before-create-email", "before-create",
              blocking_claims("beforeCreate", "qs-alice", alice, "before-create", sign_in_method="password"))

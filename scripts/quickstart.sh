@@ -3,12 +3,13 @@
 #   builds the function and the Zuplo Developer API stand-in, starts a local Secrets
 #   Manager (moto) holding the Zuplo token, runs the real binary under
 #   `cargo lambda watch`, sends the sample events from events/ with
-#   `cargo lambda invoke`, and prints what came back.
+#   `cargo lambda invoke` (the Supabase ones signed just before sending), and prints
+#   what came back.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
-ensure_venv "$MOTO_REQ" "$CARGO_LAMBDA_REQ"
+ensure_venv "$MOTO_REQ" "$CARGO_LAMBDA_REQ" "$WEBHOOKS_REQ"
 
 log "building the function and the Zuplo stand-in"
 cargo build --quiet --workspace --bins
@@ -16,7 +17,9 @@ cargo build --quiet --workspace --bins
 start_moto
 SECRET_ID="zuplo-auth-hooks/quickstart"
 ZUPLO_TOKEN="zpka_quickstart_local_token"
-create_secret "$SECRET_ID" "{\"zuplo_api_key\":\"$ZUPLO_TOKEN\"}"
+# A local-only Supabase hook secret (32 random bytes), the form Supabase shows in its dashboard.
+HOOK_SECRET="v1,whsec_$(python3 -c 'import base64,os; print(base64.b64encode(os.urandom(32)).decode())')"
+create_secret "$SECRET_ID" "{\"zuplo_api_key\":\"$ZUPLO_TOKEN\",\"supabase_hook_secret\":\"$HOOK_SECRET\"}"
 
 ZUPLO_PORT="$(free_port)"
 ZUPLO_STANDIN_TOKEN="$ZUPLO_TOKEN" target/debug/zuplo-standin --port "$ZUPLO_PORT" \
@@ -40,6 +43,7 @@ ZUPLO_SECRET_ID=$SECRET_ID
 FIREBASE_PROJECT_ID=demo-project
 FIREBASE_AUDIENCE=https://hooks.example.test/firebase/before-create,https://hooks.example.test/firebase/before-sign-in
 FIREBASE_AUTH_EMULATOR=true
+SIGNUP_ALLOWED_EMAIL_DOMAINS=example.com
 RUST_LOG=info
 ENV
 
@@ -70,12 +74,32 @@ invoke events/firebase-before-create-email.json | show "firebase-before-create-e
 first="$(cat "$RUN_DIR/id-firebase-before-create-email")"
 again="$(cat "$RUN_DIR/last-id")"
 
+echo
+echo "Sending the Supabase hook events, each signed now with the hook secret:"
+for name in custom-access-token-email custom-access-token-refresh custom-access-token-phone \
+  custom-access-token-anonymous custom-access-token-provisioned \
+  before-user-created-allowed before-user-created-rejected; do
+  signed="$RUN_DIR/signed-supabase-$name.json"
+  SUPABASE_HOOK_SECRET="$HOOK_SECRET" python3 scripts/sign_event.py "events/supabase-$name.json" >"$signed"
+  invoke "$signed" | show "supabase-$name.json" "$RUN_DIR/id-supabase-$name"
+done
+token_id="$(cat "$RUN_DIR/id-supabase-custom-access-token-email")"
+refresh_id="$(cat "$RUN_DIR/id-supabase-custom-access-token-refresh")"
+
 consumers="$(curl -s "$ZUPLO_URL/__standin/consumers" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')"
 echo
 echo "Consumers in the Zuplo stand-in: $consumers"
+status=0
 if [ -n "$first" ] && [ "$first" = "$again" ]; then
-  echo "Same user, same consumer: $first"
+  echo "Firebase: same user, same consumer: $first"
 else
-  echo "MISMATCH: first=$first again=$again" >&2
-  exit 1
+  echo "MISMATCH (Firebase): first=$first again=$again" >&2
+  status=1
 fi
+if [ -n "$token_id" ] && [ "$token_id" = "$refresh_id" ]; then
+  echo "Supabase: the token refresh carries the same consumer: $token_id"
+else
+  echo "MISMATCH (Supabase): first token=$token_id refresh=$refresh_id" >&2
+  status=1
+fi
+exit "$status"

@@ -12,7 +12,12 @@ body = json.loads(resp.get("body") or "{}")
 claims = body.get("userRecord", {}).get("customClaims")
 if claims is None:
     claims = body.get("claims")
-shown = json.dumps(claims if claims is not None else body)
+if isinstance(claims, dict) and "userRecord" not in body:
+    # Supabase echoes every claim of the token: show only what the hook added.
+    added = {k: v for k, v in claims.items() if k == claim}
+    shown = f"claims: {json.dumps(added)} + {len(claims) - len(added)} echoed unchanged"
+else:
+    shown = json.dumps(claims if claims is not None else body)
 status = resp.get("statusCode")
 print(f"  {name:<44} {status}  {shown}")
 with open(id_file, "w") as f:

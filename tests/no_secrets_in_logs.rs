@@ -1,5 +1,6 @@
 //! Logs are read by people and shipped to other systems: the Zuplo token, the minted
-//! API keys and the callers' JWTs must never appear in them, whatever path a request takes.
+//! API keys, the callers' JWTs, the Supabase hook secret and webhook signatures must
+//! never appear in them, whatever path a request takes.
 
 mod common;
 
@@ -76,6 +77,51 @@ async fn no_token_key_or_jwt_is_ever_logged() {
         ..Fault::default()
     });
     send(sign(&claims("log-d", "beforeCreate")), false).await;
+    // Supabase: a new user, a refresh, a Zuplo failure, a forged and a stale delivery.
+    let mut signatures = Vec::new();
+    let mut deliver = async |user: &str, method: &str, secret: &str, at: i64| {
+        let body = access_token_body(user, &supabase_claims(user), method);
+        let req = signed_request(CAT, &body, secret, at);
+        signatures.push(
+            req.headers()["webhook-signature"]
+                .to_str()
+                .unwrap()
+                .to_owned(),
+        );
+        h.send(req).await
+    };
+    assert_eq!(
+        deliver("log-s1", "password", HOOK_SECRET, now())
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        deliver("log-s1", "token_refresh", HOOK_SECRET, now())
+            .await
+            .status,
+        200
+    );
+    h.zuplo.push_fault(Fault {
+        action: FaultAction::Status {
+            status: 503,
+            retry_after: None,
+        },
+        ..Fault::default()
+    });
+    deliver("log-s2", "password", HOOK_SECRET, now()).await;
+    let forged = "v1,whsec_Zm9yZ2VkLXNlY3JldC1vZi0zMi1ieXRlcy1sb25nISE=";
+    assert_eq!(
+        deliver("log-s3", "password", forged, now()).await.status,
+        401
+    );
+    assert_eq!(
+        deliver("log-s4", "password", HOOK_SECRET, now() - 900)
+            .await
+            .status,
+        401
+    );
+
     // A rotation (401 then a re-read secret).
     let rotated = "zpka_rotated_secret_value_for_logs";
     put_secret(&h.secret_id, &json!({"zuplo_api_key": rotated}).to_string()).await;
@@ -112,6 +158,12 @@ async fn no_token_key_or_jwt_is_ever_logged() {
             !logs.contains(&key[5..37]),
             "part of an API key leaked into logs"
         );
+    }
+    let hook_key = HOOK_SECRET.trim_start_matches("v1,whsec_");
+    assert!(!logs.contains(hook_key), "the hook secret leaked into logs");
+    for signature in &signatures {
+        let mac = signature.trim_start_matches("v1,");
+        assert!(!logs.contains(mac), "a webhook signature leaked into logs");
     }
     for jwt in &jwts {
         for part in jwt.split('.').filter(|p| p.len() > 16) {

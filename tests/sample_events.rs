@@ -91,3 +91,82 @@ async fn sample_events_are_refused_outside_emulator_mode() {
     assert_eq!(resp.status().as_u16(), 401);
     assert_eq!(h.zuplo_calls(), 0);
 }
+
+/// Signs a Supabase sample event now, the way scripts/sign_event.py does before sending.
+fn load_signed(name: &str) -> lambda_http::Request {
+    let path = format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let mut event: Value = serde_json::from_str(&text).unwrap();
+    let body = event["body"].as_str().unwrap().to_owned();
+    let t = now();
+    event["headers"]["webhook-id"] = json!("msg_sample");
+    event["headers"]["webhook-timestamp"] = json!(t.to_string());
+    event["headers"]["webhook-signature"] =
+        json!(webhook_signature(HOOK_SECRET, "msg_sample", t, &body));
+    lambda_http::request::from_str(&event.to_string()).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn supabase_event_names() -> Vec<String> {
+    let dir = format!("{}/events", env!("CARGO_MANIFEST_DIR"));
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with("supabase-") && n.ends_with(".json"))
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn every_supabase_event_signed_now_gets_its_documented_answer() {
+    let names = supabase_event_names();
+    assert_eq!(names.len(), 7, "{names:?}");
+    let h = Harness::with(Options {
+        env: vec![("SIGNUP_ALLOWED_EMAIL_DOMAINS", "example.com".into())],
+        ..Options::default()
+    })
+    .await;
+    let mut ids = std::collections::HashMap::new();
+    for name in &names {
+        let resp = h.app.handle(load_signed(name)).await;
+        assert_eq!(resp.status().as_u16(), 200, "{name}: {:?}", resp.body());
+        let body = body_json(&resp);
+        let id = body.pointer("/claims/zuplo_consumer_id").cloned();
+        match name
+            .trim_start_matches("supabase-")
+            .trim_end_matches(".json")
+        {
+            "before-user-created-allowed" => assert_eq!(body, json!({})),
+            "before-user-created-rejected" => {
+                assert_eq!(body["error"]["http_code"], 403, "{body}")
+            }
+            "custom-access-token-anonymous" => {
+                assert!(body["claims"].is_object() && id.is_none(), "{body}")
+            }
+            "custom-access-token-provisioned" => {
+                assert_eq!(id, Some(json!("csmr_AlreadyProvisioned000002")))
+            }
+            other => {
+                let id = id.unwrap_or_else(|| panic!("{name}: {body}"));
+                assert!(id.as_str().unwrap().starts_with("csmr_"), "{name}");
+                ids.insert(other.to_owned(), id);
+            }
+        }
+    }
+    // The refresh is the email user's next token: same consumer, from the cache.
+    assert_eq!(
+        ids.get("custom-access-token-email"),
+        ids.get("custom-access-token-refresh")
+    );
+    assert_eq!(h.zuplo.consumers().len(), 2);
+}
+
+#[tokio::test]
+async fn supabase_events_as_checked_in_are_unsigned_and_refused() {
+    let h = Harness::start().await;
+    for name in supabase_event_names() {
+        let resp = h.app.handle(load(&name)).await;
+        assert_eq!(resp.status().as_u16(), 401, "{name}");
+    }
+    assert_eq!(h.zuplo_calls(), 0);
+}
