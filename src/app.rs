@@ -25,6 +25,7 @@ pub struct App {
     zuplo: ZuploClient,
     firebase: Option<FirebaseHooks>,
     supabase: SupabaseHooks,
+    deadline_margin: Duration,
 }
 
 impl App {
@@ -39,6 +40,7 @@ impl App {
             aws_sdk_secretsmanager::Client::new(aws),
             config.zuplo_secret_id.clone(),
             config.secret_ttl,
+            config.secret_stale_grace,
         ));
         let zuplo = ZuploClient::new(
             http.clone(),
@@ -66,7 +68,7 @@ impl App {
                 tracing::warn!("FIREBASE_AUTH_EMULATOR is on: unsigned tokens are accepted. Never use this in production.");
             }
             let verifier = TokenVerifier::new(
-                CertCache::new(http.clone(), fb.certs_url.clone()),
+                CertCache::new(http.clone(), fb.certs_url.clone(), fb.certs_stale_grace),
                 &fb.project_id,
                 fb.audiences.clone(),
                 fb.emulator,
@@ -88,6 +90,7 @@ impl App {
             zuplo,
             firebase,
             supabase,
+            deadline_margin: config.deadline_margin,
         })
     }
 
@@ -97,6 +100,10 @@ impl App {
 
     pub fn supabase(&self) -> &SupabaseHooks {
         &self.supabase
+    }
+
+    pub fn deadline_margin(&self) -> Duration {
+        self.deadline_margin
     }
 
     /// Fills the caches during Lambda init, concurrently: the secret (then checks the

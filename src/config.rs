@@ -56,6 +56,8 @@ pub struct FirebaseConfig {
     /// Accept the Auth emulator's unsigned (`alg: none`) tokens. Never in production.
     pub emulator: bool,
     pub budget: Duration,
+    /// How long past `max-age` the last good certificate set is used while refreshes fail.
+    pub certs_stale_grace: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,6 +79,10 @@ pub struct Config {
     pub zuplo_bucket: String,
     pub zuplo_secret_id: String,
     pub secret_ttl: Duration,
+    /// How long past its TTL the last good secret is used while Secrets Manager fails.
+    pub secret_stale_grace: Duration,
+    /// Kept back from the Lambda invocation's own deadline to send the answer.
+    pub deadline_margin: Duration,
     /// `None` when `FIREBASE_PROJECT_ID` is unset: the Firebase routes then answer 404.
     pub firebase: Option<FirebaseConfig>,
     pub supabase: SupabaseConfig,
@@ -232,6 +238,9 @@ impl Config {
         let zuplo_bucket = path_segment("ZUPLO_BUCKET", vars.required("ZUPLO_BUCKET")?)?;
         let zuplo_secret_id = vars.required("ZUPLO_SECRET_ID")?;
         let secret_ttl = Duration::from_secs(vars.number("SECRET_TTL_SECONDS", 300, 1, 86_400)?);
+        let secret_stale_grace =
+            Duration::from_secs(vars.number("SECRET_STALE_GRACE_SECONDS", 3600, 0, 86_400)?);
+        let deadline_margin = vars.millis("LAMBDA_DEADLINE_MARGIN_MS", 200, 0, 2000)?;
 
         let firebase = match vars.get("FIREBASE_PROJECT_ID") {
             None => {
@@ -274,6 +283,12 @@ impl Config {
                     certs_url,
                     emulator: vars.bool("FIREBASE_AUTH_EMULATOR", false)?,
                     budget: vars.millis("FIREBASE_BUDGET_MS", 6000, 100, 6900)?,
+                    certs_stale_grace: Duration::from_secs(vars.number(
+                        "CERTS_STALE_GRACE_SECONDS",
+                        3600,
+                        0,
+                        86_400,
+                    )?),
                 })
             }
         };
@@ -331,6 +346,8 @@ impl Config {
             zuplo_bucket,
             zuplo_secret_id,
             secret_ttl,
+            secret_stale_grace,
+            deadline_margin,
             firebase,
             supabase,
             consumer_claim,
@@ -396,6 +413,8 @@ mod tests {
         assert!(!fb.emulator);
         assert_eq!(c.consumer_cache_ttl, Duration::from_secs(3600));
         assert_eq!(c.consumer_cache_capacity, 10_000);
+        assert_eq!(c.secret_stale_grace, Duration::from_secs(3600));
+        assert_eq!(c.deadline_margin, Duration::from_millis(200));
         assert_eq!(
             c.supabase,
             SupabaseConfig {
@@ -472,6 +491,9 @@ mod tests {
             ("SIGNUP_ALLOWED_EMAIL_DOMAINS", "localhost"),
             ("CONSUMER_CACHE_TTL_SECONDS", "-1"),
             ("CONSUMER_CACHE_CAPACITY", "0"),
+            ("LAMBDA_DEADLINE_MARGIN_MS", "5000"),
+            ("SECRET_STALE_GRACE_SECONDS", "forever"),
+            ("CERTS_STALE_GRACE_SECONDS", "100000"),
             ("CONSUMER_CLAIM", "sub"),
             ("CONSUMER_CLAIM", "firebase"),
             ("CONSUMER_CLAIM", "has space"),

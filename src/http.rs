@@ -15,9 +15,6 @@ use crate::supabase::{Delivery, Hook};
 /// Hook bodies are small JSON documents; anything larger is refused before parsing.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// Time kept back from the Lambda's own deadline to send the answer.
-const LAMBDA_DEADLINE_MARGIN: Duration = Duration::from_millis(200);
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Route {
     Firebase(EventType),
@@ -71,13 +68,13 @@ async fn dispatch(app: &App, req: &Request, path: &str) -> Reply {
         Route::Firebase(event) => match app.firebase() {
             None => Reply::error(404, "Not Found: Firebase hooks are not enabled"),
             Some(hooks) => {
-                let deadline = request_deadline(req, hooks.budget());
+                let deadline = request_deadline(req, hooks.budget(), app.deadline_margin());
                 hooks.handle(event, body, deadline).await
             }
         },
         Route::Supabase(hook) => {
             let hooks = app.supabase();
-            let deadline = request_deadline(req, hooks.budget());
+            let deadline = request_deadline(req, hooks.budget(), app.deadline_margin());
             // Header lookups are case-insensitive: Supabase sends `Webhook-Id`.
             let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
             let delivery = Delivery {
@@ -91,8 +88,9 @@ async fn dispatch(app: &App, req: &Request, path: &str) -> Reply {
     }
 }
 
-/// `min(now + budget, Lambda deadline − margin)`.
-fn request_deadline(req: &Request, budget: Duration) -> Deadline {
+/// `min(now + budget, Lambda deadline − margin)`: the one deadline every step of the
+/// request runs under.
+fn request_deadline(req: &Request, budget: Duration, margin: Duration) -> Deadline {
     let own = Deadline::after(budget);
     let Some(ctx) = req.lambda_context_ref() else {
         return own;
@@ -103,7 +101,7 @@ fn request_deadline(req: &Request, budget: Duration) -> Deadline {
     if ctx.deadline == 0 || ctx.deadline <= now_ms {
         return own;
     }
-    let left = Duration::from_millis(ctx.deadline - now_ms).saturating_sub(LAMBDA_DEADLINE_MARGIN);
+    let left = Duration::from_millis(ctx.deadline - now_ms).saturating_sub(margin);
     own.min(Deadline::after(left))
 }
 

@@ -13,6 +13,7 @@ pub mod firebase;
 pub mod http;
 pub mod provision;
 pub mod reply;
+pub mod retry;
 pub mod secrets;
 pub mod supabase;
 pub mod zuplo;

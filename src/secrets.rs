@@ -3,6 +3,11 @@
 //! The secret's `SecretString` is either the bare Zuplo Developer API token or a JSON
 //! object `{"zuplo_api_key": "...", "supabase_hook_secret": "..."}`. Values are wrapped
 //! in [`Redacted`] so that no `Debug` or log line can print them.
+//!
+//! When the cached copy is due for a refresh and Secrets Manager fails, the last good
+//! copy is used for a grace period (stale-while-revalidate): a Secrets Manager blip must
+//! not fail sign-ups that the cached token would serve. A token Zuplo rejects is never
+//! served stale.
 
 use std::fmt;
 use std::sync::Arc;
@@ -110,23 +115,38 @@ struct Cached {
     secrets: Arc<Secrets>,
     fetched_at: Instant,
     generation: u64,
+    last_failed_refresh: Option<Instant>,
 }
+
+/// With a stale copy to fall back on, a refresh may take this long at most, so that
+/// the request keeps its time for Zuplo.
+const STALE_REFRESH_BUDGET: Duration = Duration::from_secs(1);
+/// After a failed refresh, requests use the stale copy without trying again for this long.
+const FAILED_REFRESH_PAUSE: Duration = Duration::from_secs(10);
 
 pub struct SecretStore {
     client: aws_sdk_secretsmanager::Client,
     secret_id: String,
     ttl: Duration,
+    grace: Duration,
     // A mutex, not a RwLock: holding it across the fetch makes concurrent misses wait
     // for one Secrets Manager call instead of each making their own.
     cache: Mutex<Option<Cached>>,
 }
 
 impl SecretStore {
-    pub fn new(client: aws_sdk_secretsmanager::Client, secret_id: String, ttl: Duration) -> Self {
+    /// `grace`: how long past the TTL the last good copy may be used while refreshes fail.
+    pub fn new(
+        client: aws_sdk_secretsmanager::Client,
+        secret_id: String,
+        ttl: Duration,
+        grace: Duration,
+    ) -> Self {
         SecretStore {
             client,
             secret_id,
             ttl,
+            grace,
             cache: Mutex::new(None),
         }
     }
@@ -137,13 +157,36 @@ impl SecretStore {
             .run(self.cache.lock())
             .await
             .map_err(|_| SecretError::Timeout)?;
-        if let Some(c) = cache.as_ref().filter(|c| c.fetched_at.elapsed() < self.ttl) {
-            return Ok(Lease {
-                secrets: c.secrets.clone(),
-                generation: c.generation,
-            });
+        let Some(c) = cache.as_mut() else {
+            return self.fetch_into(&mut cache, deadline).await;
+        };
+        let age = c.fetched_at.elapsed();
+        let lease = Lease {
+            secrets: c.secrets.clone(),
+            generation: c.generation,
+        };
+        if age < self.ttl {
+            return Ok(lease);
         }
-        self.fetch_into(&mut cache, deadline).await
+        if age >= self.ttl + self.grace {
+            return self.fetch_into(&mut cache, deadline).await;
+        }
+        if c.last_failed_refresh
+            .is_some_and(|t| t.elapsed() < FAILED_REFRESH_PAUSE)
+        {
+            return Ok(lease);
+        }
+        let short = deadline.min(Deadline::after(STALE_REFRESH_BUDGET));
+        match self.fetch_into(&mut cache, short).await {
+            Ok(fresh) => Ok(fresh),
+            Err(e) => {
+                tracing::warn!(reason = %e, age_s = age.as_secs(), "secret refresh failed; using the last good copy");
+                if let Some(c) = cache.as_mut() {
+                    c.last_failed_refresh = Some(Instant::now());
+                }
+                Ok(lease)
+            }
+        }
     }
 
     /// Called when the secrets in `seen` were rejected (Zuplo answered 401): fetches them
@@ -177,6 +220,7 @@ impl SecretStore {
             secrets: secrets.clone(),
             fetched_at: Instant::now(),
             generation,
+            last_failed_refresh: None,
         });
         tracing::info!(generation, "loaded secrets from Secrets Manager");
         if let Some(Err(e)) = &secrets.supabase_hook_keys {

@@ -3,13 +3,18 @@
 //! It knows consumers and HTTP, nothing about identity providers. Responses are read
 //! into structs that only have the fields we need, so the API key that Zuplo returns
 //! on creation is dropped at parse time and never stored.
+//!
+//! Every call is retried within the deadline on connection errors, unreadable answers,
+//! 5xx and 429 (see [`crate::retry`]): all of them are safe to repeat.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use crate::deadline::Deadline;
+use crate::retry::{self, Retryable, Verdict};
 use crate::secrets::Redacted;
 
 #[derive(Debug, Clone, Serialize)]
@@ -52,12 +57,32 @@ pub enum ZuploError {
     Unauthorized,
     #[error("Zuplo answered {status}: {}", problem_text(.problem))]
     Status { status: u16, problem: Problem },
+    #[error("Zuplo is rate limiting us (429, retry-after {retry_after:?})")]
+    RateLimited { retry_after: Option<Duration> },
     #[error("Zuplo could not be reached: {0}")]
     Transport(String),
     #[error("Zuplo did not answer before the request deadline")]
     Timeout,
     #[error("Zuplo's answer could not be read: {0}")]
     Decode(String),
+}
+
+impl Retryable for ZuploError {
+    fn verdict(&self) -> Verdict {
+        match self {
+            // An unreadable answer to a create may hide a created consumer: the repeat
+            // gets 409 and finds it.
+            ZuploError::Transport(_) | ZuploError::Decode(_) => Verdict::Retry,
+            ZuploError::Status { status, .. } if *status >= 500 => Verdict::Retry,
+            ZuploError::RateLimited {
+                retry_after: Some(after),
+            } => Verdict::RetryAfter(*after),
+            ZuploError::RateLimited { retry_after: None } => Verdict::Retry,
+            ZuploError::Unauthorized | ZuploError::Status { .. } | ZuploError::Timeout => {
+                Verdict::Final
+            }
+        }
+    }
 }
 
 fn problem_text(p: &Problem) -> String {
@@ -95,6 +120,18 @@ impl ZuploClient {
         consumer: &NewConsumer,
         deadline: Deadline,
     ) -> Result<Created, ZuploError> {
+        with_retries(deadline, "create consumer", || {
+            self.create_once(token, consumer, deadline)
+        })
+        .await
+    }
+
+    async fn create_once(
+        &self,
+        token: &Redacted,
+        consumer: &NewConsumer,
+        deadline: Deadline,
+    ) -> Result<Created, ZuploError> {
         let request = self
             .http
             .post(format!("{}?with-api-key=true", self.consumers_url))
@@ -110,6 +147,18 @@ impl ZuploClient {
 
     /// `GET …/consumers/{name}`, asking Zuplo to leave the keys out. `None` on 404.
     pub async fn get_consumer(
+        &self,
+        token: &Redacted,
+        name: &str,
+        deadline: Deadline,
+    ) -> Result<Option<Consumer>, ZuploError> {
+        with_retries(deadline, "get consumer", || {
+            self.get_once(token, name, deadline)
+        })
+        .await
+    }
+
+    async fn get_once(
         &self,
         token: &Redacted,
         name: &str,
@@ -145,6 +194,20 @@ impl ZuploClient {
             Err(error_from(response, deadline).await)
         }
     }
+}
+
+async fn with_retries<T, F, Fut>(
+    deadline: Deadline,
+    what: &'static str,
+    attempt: F,
+) -> Result<T, ZuploError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ZuploError>>,
+{
+    retry::retry(retry::ZUPLO, deadline, what, attempt)
+        .await
+        .map_err(|last| last.unwrap_or(ZuploError::Timeout))
 }
 
 async fn send(
@@ -184,6 +247,16 @@ async fn error_from(response: reqwest::Response, deadline: Deadline) -> ZuploErr
     let status = response.status();
     if status == StatusCode::UNAUTHORIZED {
         return ZuploError::Unauthorized;
+    }
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        // Delay-seconds only; an HTTP-date is rare from APIs and falls back to backoff.
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        return ZuploError::RateLimited { retry_after };
     }
     let problem = match deadline.run(response.bytes()).await {
         Ok(Ok(body)) => serde_json::from_slice(&body).unwrap_or_default(),

@@ -253,11 +253,18 @@ async fn before_sign_in_without_the_claim_reconciles() {
 #[tokio::test]
 async fn reconcile_after_a_failed_open_sign_up_finds_the_same_consumer() {
     let h = Harness::start().await;
-    // The create reached Zuplo but the answer was lost: sign-up proceeds without the claim.
+    // The create reached Zuplo but the answer was lost, and every retry failed too:
+    // sign-up proceeds without the claim.
     h.zuplo.push_fault(Fault {
         action: FaultAction::DropAfterWrite,
         ..Fault::default()
     });
+    for _ in 1..zuplo_auth_hooks::retry::ZUPLO.max_attempts {
+        h.zuplo.push_fault(Fault {
+            action: FaultAction::DropConnection,
+            ..Fault::default()
+        });
+    }
     let (status, body) = h.before_create(&sign(&claims("mia", "beforeCreate"))).await;
     assert_eq!((status, body), (200, json!({})));
     assert_eq!(h.zuplo.consumers().len(), 1);
@@ -480,11 +487,14 @@ async fn zuplo_failure_answers_per_fail_mode_within_budget() {
             })
             .await;
             let slow = matches!(fault, FaultAction::Pass);
-            h.zuplo.push_fault(Fault {
-                delay_ms: if slow { 5000 } else { 0 },
-                action: fault,
-                ..Fault::default()
-            });
+            // Enough 500s to outlast every retry.
+            for _ in 0..if slow { 1 } else { 10 } {
+                h.zuplo.push_fault(Fault {
+                    delay_ms: if slow { 5000 } else { 0 },
+                    action: fault.clone(),
+                    ..Fault::default()
+                });
+            }
             let started = Instant::now();
             let (status, body) = h
                 .before_create(&sign(&claims("pete", "beforeCreate")))
@@ -569,6 +579,7 @@ async fn an_unreadable_secret_is_a_provisioning_failure_not_a_crash() {
             env: vec![("FAIL_MODE", mode.into())],
             secret,
             warm_up: true,
+            ..Options::default()
         })
         .await;
         let (status, body) = h.before_create(&sign(&claims("sam", "beforeCreate"))).await;

@@ -1,5 +1,10 @@
 //! Google's signing certificates for blocking-function tokens, cached for the
 //! `Cache-Control: max-age` the endpoint sends.
+//!
+//! When a refresh is due but the endpoint fails, the last good set keeps verifying for
+//! a grace period (stale-while-revalidate): Google rotates keys over days, so an hour-old
+//! set is still right, while refusing every sign-up during a blip is certainly wrong.
+//! A `kid` that the set does not know is still refused.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,6 +22,11 @@ const UNKNOWN_KID_REFETCH_INTERVAL: Duration = Duration::from_secs(60);
 /// Used when the response has no usable `max-age`.
 const DEFAULT_MAX_AGE: Duration = Duration::from_secs(300);
 const MAX_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
+/// With a stale set to fall back on, a refresh may take this long at most, so that
+/// the request keeps its time for Zuplo.
+const STALE_REFRESH_BUDGET: Duration = Duration::from_secs(1);
+/// After a failed refresh, requests use the stale set without trying again for this long.
+const FAILED_REFRESH_PAUSE: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CertError {
@@ -33,20 +43,24 @@ struct State {
     /// When an unknown kid last caused a refetch (not when the set was last fetched:
     /// a key rotated in just after a scheduled fetch must still be picked up).
     last_unknown_kid_refetch: Option<Instant>,
+    last_failed_refresh: Option<Instant>,
 }
 
 pub struct CertCache {
     http: reqwest::Client,
     url: String,
+    grace: Duration,
     // Held across the fetch so that concurrent misses share one call.
     state: Mutex<State>,
 }
 
 impl CertCache {
-    pub fn new(http: reqwest::Client, url: String) -> Self {
+    /// `grace`: how long past expiry the last good set may be used while refreshes fail.
+    pub fn new(http: reqwest::Client, url: String, grace: Duration) -> Self {
         CertCache {
             http,
             url,
+            grace,
             state: Mutex::new(State::default()),
         }
     }
@@ -71,8 +85,29 @@ impl CertCache {
                 return Err(CertError::UnknownKid);
             }
             state.last_unknown_kid_refetch = Some(now);
+            // No fallback here: a kid we do not know cannot be verified with what we have.
+            self.refresh(&mut state, deadline).await?;
+            return state.keys.get(kid).cloned().ok_or(CertError::UnknownKid);
         }
-        self.refresh(&mut state, deadline).await?;
+
+        let stale_usable = state.expires_at.is_some_and(|e| now < e + self.grace);
+        if !stale_usable {
+            self.refresh(&mut state, deadline).await?;
+            return state.keys.get(kid).cloned().ok_or(CertError::UnknownKid);
+        }
+        let paused = state
+            .last_failed_refresh
+            .is_some_and(|t| now.duration_since(t) < FAILED_REFRESH_PAUSE);
+        if !paused {
+            let short = deadline.min(Deadline::after(STALE_REFRESH_BUDGET));
+            match self.refresh(&mut state, short).await {
+                Ok(()) => state.last_failed_refresh = None,
+                Err(e) => {
+                    tracing::warn!(reason = %e, "certificate refresh failed; verifying with the last good set");
+                    state.last_failed_refresh = Some(now);
+                }
+            }
+        }
         state.keys.get(kid).cloned().ok_or(CertError::UnknownKid)
     }
 

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -68,6 +68,7 @@ pub struct CertServer {
     certs: Arc<Mutex<HashMap<String, String>>>,
     fetches: Arc<AtomicUsize>,
     down: Arc<AtomicBool>,
+    max_age: Arc<AtomicU64>,
 }
 
 impl CertServer {
@@ -78,24 +79,31 @@ impl CertServer {
         )])));
         let fetches = Arc::new(AtomicUsize::new(0));
         let down = Arc::new(AtomicBool::new(false));
-        let (c, f, d) = (certs.clone(), fetches.clone(), down.clone());
+        let max_age = Arc::new(AtomicU64::new(3600));
+        let (c, f, d, m) = (
+            certs.clone(),
+            fetches.clone(),
+            down.clone(),
+            max_age.clone(),
+        );
         let router = axum::Router::new().route(
             "/certs",
             axum::routing::get(move || {
-                let (c, f, d) = (c.clone(), f.clone(), d.clone());
+                let (c, f, d, m) = (c.clone(), f.clone(), d.clone(), m.clone());
                 async move {
                     f.fetch_add(1, Ordering::SeqCst);
                     if d.load(Ordering::SeqCst) {
                         return (StatusCode::SERVICE_UNAVAILABLE, "down").into_response();
                     }
                     let body = serde_json::to_string(&*c.lock().unwrap()).unwrap();
+                    let cache_control = format!(
+                        "public, max-age={}, must-revalidate, no-transform",
+                        m.load(Ordering::SeqCst)
+                    );
                     (
                         [
-                            ("content-type", "application/json; charset=UTF-8"),
-                            (
-                                "cache-control",
-                                "public, max-age=3600, must-revalidate, no-transform",
-                            ),
+                            ("content-type", "application/json; charset=UTF-8".to_owned()),
+                            ("cache-control", cache_control),
                         ],
                         body,
                     )
@@ -109,7 +117,13 @@ impl CertServer {
             certs,
             fetches,
             down,
+            max_age,
         }
+    }
+
+    /// The `max-age` of later responses, in seconds.
+    pub fn set_max_age(&self, seconds: u64) {
+        self.max_age.store(seconds, Ordering::SeqCst);
     }
 
     pub fn fetches(&self) -> usize {
@@ -244,6 +258,10 @@ pub struct Options {
     pub env: Vec<(&'static str, String)>,
     pub secret: Option<String>,
     pub warm_up: bool,
+    /// Secrets Manager is unreachable when the function starts (and stays so).
+    pub secrets_down: bool,
+    /// `max-age` of the certificate set, in seconds.
+    pub certs_max_age: u64,
 }
 
 impl Default for Options {
@@ -255,6 +273,8 @@ impl Default for Options {
                     .to_string(),
             ),
             warm_up: false,
+            secrets_down: false,
+            certs_max_age: 3600,
         }
     }
 }
@@ -289,7 +309,9 @@ impl Harness {
         .await
         .unwrap();
         let certs = CertServer::start().await;
+        certs.set_max_age(opts.certs_max_age);
         let secrets = SecretsProxy::start().await;
+        secrets.set_down(opts.secrets_down);
         let secret_id = unique("zuplo-auth-hooks/test");
         if let Some(value) = &opts.secret {
             put_secret(&secret_id, value).await;
