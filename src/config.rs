@@ -35,6 +35,8 @@ const RESERVED_CLAIMS: &[&str] = &[
     "aal",
     "session_id",
     "is_anonymous",
+    "client_id",
+    "scope",
     "app_metadata",
     "user_metadata",
 ];

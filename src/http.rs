@@ -12,8 +12,10 @@ use crate::firebase::EventType;
 use crate::reply::Reply;
 use crate::supabase::{Delivery, Hook};
 
-/// Hook bodies are small JSON documents; anything larger is refused before parsing.
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Hook bodies are small JSON documents, but a Supabase token's `user_metadata` is
+/// written by the user and can grow: refusing it would lock that user out, so the
+/// limit sits above the Auth server's own 200 KiB hook payload limit.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Route {
@@ -68,13 +70,13 @@ async fn dispatch(app: &App, req: &Request, path: &str) -> Reply {
         Route::Firebase(event) => match app.firebase() {
             None => Reply::error(404, "Not Found: Firebase hooks are not enabled"),
             Some(hooks) => {
-                let deadline = request_deadline(req, hooks.budget(), app.deadline_margin());
+                let deadline = request_deadline(app, req, hooks.budget());
                 hooks.handle(event, body, deadline).await
             }
         },
         Route::Supabase(hook) => {
             let hooks = app.supabase();
-            let deadline = request_deadline(req, hooks.budget(), app.deadline_margin());
+            let deadline = request_deadline(app, req, hooks.budget());
             // Header lookups are case-insensitive: Supabase sends `Webhook-Id`.
             let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
             let delivery = Delivery {
@@ -88,10 +90,14 @@ async fn dispatch(app: &App, req: &Request, path: &str) -> Reply {
     }
 }
 
-/// `min(now + budget, Lambda deadline − margin)`: the one deadline every step of the
-/// request runs under.
-fn request_deadline(req: &Request, budget: Duration, margin: Duration) -> Deadline {
-    let own = Deadline::after(budget);
+/// `min(now + budget, Lambda deadline − margin)`, shortened by the init time on a cold
+/// start: the one deadline every step of the request runs under.
+fn request_deadline(app: &App, req: &Request, budget: Duration) -> Deadline {
+    let margin = app.deadline_margin();
+    let mut own = Deadline::after(budget);
+    if let Some(cold) = app.cold_start_deadline(budget) {
+        own = own.min(cold);
+    }
     let Some(ctx) = req.lambda_context_ref() else {
         return own;
     };

@@ -266,19 +266,24 @@ impl Provisioner {
     }
 }
 
-/// A consumer found under our deterministic name should carry our metadata. If it
-/// names another user, someone else created it: never hand its ID to this user.
+/// A consumer found under our deterministic name must carry our metadata. If it names
+/// another user, or none, someone else created it: never hand its ID to this user.
 fn check_owner(consumer: &Consumer, identity: &Identity) -> Result<(), ProvisionError> {
-    let owner = consumer
-        .metadata
-        .as_ref()
-        .and_then(|m| m.get("userId"))
-        .and_then(Value::as_str);
-    match owner {
-        Some(owner) if owner != identity.user_id => Err(ProvisionError::NameTaken {
+    let field = |name| {
+        consumer
+            .metadata
+            .as_ref()
+            .and_then(|m| m.get(name))
+            .and_then(Value::as_str)
+    };
+    let ours = field("userId") == Some(identity.user_id.as_str())
+        && field("provider").is_none_or(|p| p == identity.provider.as_str());
+    if ours {
+        Ok(())
+    } else {
+        Err(ProvisionError::NameTaken {
             name: consumer.name.clone(),
-        }),
-        _ => Ok(()),
+        })
     }
 }
 
@@ -362,12 +367,17 @@ mod tests {
             metadata: None,
             ..mine.clone()
         };
+        let other_provider = Consumer {
+            metadata: Some(serde_json::json!({"userId": "uid-1", "provider": "supabase"})),
+            ..mine.clone()
+        };
         assert!(check_owner(&mine, &id).is_ok());
-        assert!(check_owner(&bare, &id).is_ok());
-        assert!(matches!(
-            check_owner(&theirs, &id),
-            Err(ProvisionError::NameTaken { .. })
-        ));
+        for foreign in [&theirs, &bare, &other_provider] {
+            assert!(matches!(
+                check_owner(foreign, &id),
+                Err(ProvisionError::NameTaken { .. })
+            ));
+        }
     }
 
     #[test]

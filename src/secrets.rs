@@ -58,6 +58,8 @@ pub enum SecretError {
     Timeout,
     #[error("secret is malformed: {0}")]
     Malformed(&'static str),
+    #[error("Zuplo rejects the token that was just read from Secrets Manager")]
+    StillRejected,
 }
 
 impl Secrets {
@@ -115,14 +117,35 @@ struct Cached {
     secrets: Arc<Secrets>,
     fetched_at: Instant,
     generation: u64,
-    last_failed_refresh: Option<Instant>,
+}
+
+#[derive(Default)]
+struct State {
+    cached: Option<Cached>,
+    /// The last failed fetch: it pauses further attempts for a while, so that a
+    /// failing Secrets Manager is not called by every request (nor by every unsigned
+    /// request, since Supabase requests need the secret before they can be verified).
+    last_failure: Option<(Instant, SecretError)>,
+    last_rejection_refresh: Option<Instant>,
 }
 
 /// With a stale copy to fall back on, a refresh may take this long at most, so that
 /// the request keeps its time for Zuplo.
 const STALE_REFRESH_BUDGET: Duration = Duration::from_secs(1);
 /// After a failed refresh, requests use the stale copy without trying again for this long.
-const FAILED_REFRESH_PAUSE: Duration = Duration::from_secs(10);
+const STALE_RETRY_PAUSE: Duration = Duration::from_secs(10);
+/// With nothing usable cached, a failed fetch is repeated at most this often.
+const EMPTY_RETRY_PAUSE: Duration = Duration::from_secs(1);
+/// A 401 re-reads the secret at most this often: while Zuplo rejects the token that is
+/// current in Secrets Manager, re-reading it on every request would not help.
+const REJECTION_REFRESH_INTERVAL: Duration = Duration::from_secs(5);
+
+fn recent_failure(state: &State, within: Duration) -> Option<&(Instant, SecretError)> {
+    state
+        .last_failure
+        .as_ref()
+        .filter(|(t, _)| t.elapsed() < within)
+}
 
 pub struct SecretStore {
     client: aws_sdk_secretsmanager::Client,
@@ -131,7 +154,7 @@ pub struct SecretStore {
     grace: Duration,
     // A mutex, not a RwLock: holding it across the fetch makes concurrent misses wait
     // for one Secrets Manager call instead of each making their own.
-    cache: Mutex<Option<Cached>>,
+    state: Mutex<State>,
 }
 
 impl SecretStore {
@@ -147,46 +170,43 @@ impl SecretStore {
             secret_id,
             ttl,
             grace,
-            cache: Mutex::new(None),
+            state: Mutex::new(State::default()),
         }
     }
 
     /// The cached secrets, fetched first if absent or older than the TTL.
     pub async fn current(&self, deadline: Deadline) -> Result<Lease, SecretError> {
-        let mut cache = deadline
-            .run(self.cache.lock())
+        let mut state = deadline
+            .run(self.state.lock())
             .await
             .map_err(|_| SecretError::Timeout)?;
-        let Some(c) = cache.as_mut() else {
-            return self.fetch_into(&mut cache, deadline).await;
-        };
-        let age = c.fetched_at.elapsed();
-        let lease = Lease {
-            secrets: c.secrets.clone(),
-            generation: c.generation,
-        };
-        if age < self.ttl {
-            return Ok(lease);
-        }
-        if age >= self.ttl + self.grace {
-            return self.fetch_into(&mut cache, deadline).await;
-        }
-        if c.last_failed_refresh
-            .is_some_and(|t| t.elapsed() < FAILED_REFRESH_PAUSE)
-        {
-            return Ok(lease);
-        }
-        let short = deadline.min(Deadline::after(STALE_REFRESH_BUDGET));
-        match self.fetch_into(&mut cache, short).await {
-            Ok(fresh) => Ok(fresh),
-            Err(e) => {
-                tracing::warn!(reason = %e, age_s = age.as_secs(), "secret refresh failed; using the last good copy");
-                if let Some(c) = cache.as_mut() {
-                    c.last_failed_refresh = Some(Instant::now());
+        if let Some(c) = &state.cached {
+            let age = c.fetched_at.elapsed();
+            let lease = Lease {
+                secrets: c.secrets.clone(),
+                generation: c.generation,
+            };
+            if age < self.ttl {
+                return Ok(lease);
+            }
+            if age < self.ttl + self.grace {
+                if recent_failure(&state, STALE_RETRY_PAUSE).is_some() {
+                    return Ok(lease);
                 }
-                Ok(lease)
+                let short = deadline.min(Deadline::after(STALE_REFRESH_BUDGET));
+                return match self.fetch_into(&mut state, short).await {
+                    Ok(fresh) => Ok(fresh),
+                    Err(e) => {
+                        tracing::warn!(reason = %e, age_s = age.as_secs(), "secret refresh failed; using the last good copy");
+                        Ok(lease)
+                    }
+                };
             }
         }
+        if let Some((_, e)) = recent_failure(&state, EMPTY_RETRY_PAUSE) {
+            return Err(e.clone());
+        }
+        self.fetch_into(&mut state, deadline).await
     }
 
     /// Called when the secrets in `seen` were rejected (Zuplo answered 401): fetches them
@@ -196,32 +216,47 @@ impl SecretStore {
         seen: &Lease,
         deadline: Deadline,
     ) -> Result<Lease, SecretError> {
-        let mut cache = deadline
-            .run(self.cache.lock())
+        let mut state = deadline
+            .run(self.state.lock())
             .await
             .map_err(|_| SecretError::Timeout)?;
-        if let Some(c) = cache.as_ref().filter(|c| c.generation != seen.generation) {
-            return Ok(Lease {
-                secrets: c.secrets.clone(),
-                generation: c.generation,
-            });
+        if let Some(c) = &state.cached {
+            if c.generation != seen.generation {
+                return Ok(Lease {
+                    secrets: c.secrets.clone(),
+                    generation: c.generation,
+                });
+            }
+            if state
+                .last_rejection_refresh
+                .is_some_and(|t| t.elapsed() < REJECTION_REFRESH_INTERVAL)
+            {
+                return Err(SecretError::StillRejected);
+            }
         }
-        self.fetch_into(&mut cache, deadline).await
+        state.last_rejection_refresh = Some(Instant::now());
+        self.fetch_into(&mut state, deadline).await
     }
 
     async fn fetch_into(
         &self,
-        cache: &mut Option<Cached>,
+        state: &mut State,
         deadline: Deadline,
     ) -> Result<Lease, SecretError> {
-        let secrets = Arc::new(self.fetch(deadline).await?);
-        let generation = cache.as_ref().map_or(1, |c| c.generation + 1);
-        *cache = Some(Cached {
+        let secrets = match self.fetch(deadline).await {
+            Ok(secrets) => Arc::new(secrets),
+            Err(e) => {
+                state.last_failure = Some((Instant::now(), e.clone()));
+                return Err(e);
+            }
+        };
+        let generation = state.cached.as_ref().map_or(1, |c| c.generation + 1);
+        state.cached = Some(Cached {
             secrets: secrets.clone(),
             fetched_at: Instant::now(),
             generation,
-            last_failed_refresh: None,
         });
+        state.last_failure = None;
         tracing::info!(generation, "loaded secrets from Secrets Manager");
         if let Some(Err(e)) = &secrets.supabase_hook_keys {
             tracing::error!(reason = %e, "supabase_hook_secret is malformed: the Supabase routes will refuse every request until it is fixed");

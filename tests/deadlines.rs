@@ -384,6 +384,7 @@ async fn secrets_manager_down_at_init_is_retried_lazily() {
         })
         .await;
         // Init survived; the first request tries again and fails per FAIL_MODE.
+        // (Nothing cached: failed reads are repeated at most once a second.)
         let (answer, elapsed, id) = call(&h, Route::BeforeCreate, "lazy").await;
         assert!(id.is_none());
         assert_failed_per_mode(Route::BeforeCreate, mode, &answer, mode);
@@ -394,6 +395,7 @@ async fn secrets_manager_down_at_init_is_retried_lazily() {
         assert_eq!(h.zuplo_calls(), 0);
 
         h.secrets.set_down(false);
+        tokio::time::sleep(Duration::from_millis(1100)).await;
         let (answer, _, id) = call(&h, Route::BeforeCreate, "lazy").await;
         assert!(id.is_some(), "{mode}: {}", answer.text);
         let (_, _, id) = call(&h, Route::AccessToken, "lazy-sb").await;
@@ -444,6 +446,28 @@ async fn without_a_grace_period_expired_certificates_are_not_used() {
         .await;
     assert_eq!(status, 401, "{body}");
     assert!(h.zuplo.consumers().is_empty());
+}
+
+#[tokio::test]
+async fn the_first_request_after_a_cold_start_pays_for_the_init_time() {
+    let h = Harness::with(Options {
+        env: vec![("FIREBASE_BUDGET_MS", "1500".into())],
+        warm_up: true,
+        cold: true,
+        ..Options::default()
+    })
+    .await;
+    // Init (and the caller's wait for it) took 500 ms more.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    h.zuplo.push_fault(delay(10_000));
+    let (answer, first, _) = call(&h, Route::BeforeCreate, "cold-1").await;
+    assert_eq!(answer.json, json!({}));
+    assert!(first <= Duration::from_millis(1000) + SLACK, "{first:?}");
+    // Later requests get the whole budget.
+    h.zuplo.push_fault(delay(10_000));
+    let (_, second, _) = call(&h, Route::BeforeCreate, "cold-2").await;
+    assert!(second >= Duration::from_millis(1450), "{second:?}");
+    assert!(second <= Duration::from_millis(1500) + SLACK, "{second:?}");
 }
 
 #[tokio::test]

@@ -566,6 +566,14 @@ async fn a_wrong_token_everywhere_fails_after_one_refresh() {
     let statuses: Vec<u16> = h.zuplo.calls().iter().map(|c| c.status).collect();
     assert_eq!(statuses, vec![401, 401]);
     assert_eq!(h.secrets.calls(), 2);
+    // The token in Secrets Manager is the rejected one: the next request does not
+    // re-read it again right away.
+    let (status, _) = h
+        .before_create(&sign(&claims("rita2", "beforeCreate")))
+        .await;
+    assert_eq!(status, 503);
+    assert_eq!(h.zuplo_calls(), 3);
+    assert_eq!(h.secrets.calls(), 2);
 }
 
 #[tokio::test]
@@ -658,7 +666,7 @@ async fn routing_errors_are_json() {
     assert_eq!(resp.status().as_u16(), 405);
     assert_eq!(resp.headers().get("allow").unwrap(), "POST");
 
-    let big = jwt_body(&"a".repeat(70 * 1024));
+    let big = jwt_body(&"a".repeat(zuplo_auth_hooks::http::MAX_BODY_BYTES));
     let (status, body) = h.post("/firebase/before-create", &big).await;
     assert_eq!(status, 413, "{body}");
 

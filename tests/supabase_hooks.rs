@@ -174,6 +174,27 @@ async fn claims_that_already_carry_the_consumer_are_echoed_with_no_zuplo_call() 
     assert_eq!(h.zuplo_calls(), 0);
 }
 
+#[tokio::test]
+async fn a_stored_consumer_claim_that_is_not_an_id_is_replaced() {
+    let h = Harness::start().await;
+    for (user, bad) in [
+        ("u-bad1", json!("")),
+        ("u-bad2", json!(0)),
+        ("u-bad3", json!({})),
+    ] {
+        let mut claims = supabase_claims(user);
+        claims["app_metadata"]["zuplo_consumer_id"] = bad.clone();
+        claims["zuplo_consumer_id"] = bad;
+        let answer = h
+            .supabase(CAT, &access_token_body(user, &claims, "password"))
+            .await;
+        supabase_accepts_claims(&answer).unwrap();
+        let id = answer.json["claims"]["zuplo_consumer_id"].as_str().unwrap();
+        assert!(id.starts_with("csmr_"), "{user}: {id}");
+    }
+    assert_eq!(h.zuplo.consumers().len(), 3);
+}
+
 fn anonymous_claims(user_id: &str) -> Value {
     let mut claims = supabase_claims(user_id);
     claims["email"] = json!("");

@@ -176,7 +176,7 @@ impl SupabaseHooks {
             .unwrap_or("");
         let method = input.authentication_method.as_deref().unwrap_or("");
 
-        if let Some(existing) = input.existing_consumer(&self.claim).cloned() {
+        if let Some(existing) = input.existing_consumer(&self.claim).map(str::to_owned) {
             tracing::info!(
                 hook = hook.as_str(),
                 user_id,
@@ -188,8 +188,8 @@ impl SupabaseHooks {
             );
             let mut claims = input.claims;
             // Stored only in app_metadata: also expose it where clients read it.
-            if claims.get(&self.claim).is_none_or(Value::is_null) {
-                claims.insert(self.claim.clone(), existing);
+            if claims.get(&self.claim).and_then(Value::as_str) != Some(existing.as_str()) {
+                claims.insert(self.claim.clone(), existing.into());
             }
             return claims_reply(claims);
         }
@@ -217,7 +217,10 @@ impl SupabaseHooks {
             user_id: user_id.to_owned(),
             tenant: None,
             email: input.claim_str("email").map(str::to_owned),
-            email_verified: input.email_verified(),
+            // The token carries no server-set proof of email ownership: the user can
+            // write `user_metadata.email_verified` themselves. So REQUIRE_VERIFIED_EMAIL
+            // never adds a Supabase manager; rely on Supabase's "Confirm email" instead.
+            email_verified: false,
             display_name: input.display_name().map(str::to_owned),
         };
         // A refresh means the user has had tokens before, so the consumer most likely exists.
@@ -331,12 +334,11 @@ fn bad_request(hook: Hook, message: &str) -> Reply {
 fn wrong_hook(hook: Hook, metadata: Option<&Metadata>) -> Option<Reply> {
     let name = metadata?.name.as_deref()?;
     (name != hook.wire_name()).then(|| {
-        bad_request(
-            hook,
-            &format!(
-                "this URL serves the {} hook, but the payload is for {name:?}",
-                hook.wire_name()
-            ),
-        )
+        tracing::warn!(
+            hook = hook.as_str(),
+            payload_hook = name,
+            "a hook is configured with the URL of another hook"
+        );
+        bad_request(hook, "the hook payload does not match this endpoint")
     })
 }

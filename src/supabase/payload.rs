@@ -66,14 +66,6 @@ impl AccessTokenInput {
         self.claims.get("user_metadata").and_then(|m| m.get(key))
     }
 
-    /// Supabase marks an email identity verified in `user_metadata.email_verified`;
-    /// the token has no top-level claim for it.
-    pub fn email_verified(&self) -> bool {
-        self.user_metadata("email_verified")
-            .and_then(Value::as_bool)
-            .unwrap_or(false)
-    }
-
     pub fn display_name(&self) -> Option<&str> {
         ["full_name", "name"]
             .iter()
@@ -82,14 +74,17 @@ impl AccessTokenInput {
     }
 
     /// The consumer ID already carried by the claims, at the top level or in
-    /// `app_metadata` (where an operator may have stored it on the user).
-    pub fn existing_consumer(&self, claim: &str) -> Option<&Value> {
-        let usable = |v: &&Value| !v.is_null();
-        self.claims.get(claim).filter(usable).or_else(|| {
+    /// `app_metadata` (where an operator may have stored it on the user). Only a
+    /// non-empty string counts: anything else is a bad value, to be replaced.
+    pub fn existing_consumer(&self, claim: &str) -> Option<&str> {
+        fn usable(v: &Value) -> Option<&str> {
+            v.as_str().filter(|s| !s.is_empty())
+        }
+        self.claims.get(claim).and_then(usable).or_else(|| {
             self.claims
                 .get("app_metadata")
                 .and_then(|m| m.get(claim))
-                .filter(usable)
+                .and_then(usable)
         })
     }
 }
@@ -122,6 +117,18 @@ mod tests {
             r#"{"user_id":"u","claims":{"zuplo_consumer_id":null,"app_metadata":{}}}"#,
         )
         .unwrap();
+        let bad = |value: &str| -> AccessTokenInput {
+            serde_json::from_str(&format!(
+                r#"{{"user_id":"u","claims":{{"zuplo_consumer_id":{value},"app_metadata":{{"zuplo_consumer_id":{value}}}}}}}"#
+            ))
+            .unwrap()
+        };
+        for value in ["\"\"", "0", "false", "{}", "[]"] {
+            assert!(
+                bad(value).existing_consumer("zuplo_consumer_id").is_none(),
+                "{value}"
+            );
+        }
         assert_eq!(
             top.existing_consumer("zuplo_consumer_id").unwrap(),
             "csmr_1"
@@ -134,12 +141,11 @@ mod tests {
     }
 
     #[test]
-    fn reads_profile_fields_from_user_metadata() {
+    fn reads_the_display_name_from_user_metadata() {
         let input: AccessTokenInput = serde_json::from_str(
-            r#"{"user_id":"u","claims":{"user_metadata":{"email_verified":true,"name":"Ada"}}}"#,
+            r#"{"user_id":"u","claims":{"user_metadata":{"full_name":"Ada L","name":"Ada"}}}"#,
         )
         .unwrap();
-        assert!(input.email_verified());
-        assert_eq!(input.display_name(), Some("Ada"));
+        assert_eq!(input.display_name(), Some("Ada L"));
     }
 }

@@ -125,8 +125,8 @@ impl WebhookKeys {
         // Entries are separated by a space (the spec) or ", " (Supabase with several
         // secrets); each is `<version>,<base64>`. Unknown versions are skipped.
         let matched = signature
-            .split(' ')
-            .map(|entry| entry.trim().trim_end_matches(','))
+            .split_whitespace()
+            .map(|entry| entry.trim_end_matches(','))
             .filter_map(|entry| entry.split_once(','))
             .filter(|(version, _)| *version == "v1")
             .filter_map(|(_, sig)| STANDARD.decode(sig).ok())

@@ -262,6 +262,9 @@ pub struct Options {
     pub secrets_down: bool,
     /// `max-age` of the certificate set, in seconds.
     pub certs_max_age: u64,
+    /// Leave the first request to pay for the time since the app was built, as after
+    /// a cold start. Off by default: most tests measure a warm container.
+    pub cold: bool,
 }
 
 impl Default for Options {
@@ -275,6 +278,7 @@ impl Default for Options {
             warm_up: false,
             secrets_down: false,
             certs_max_age: 3600,
+            cold: false,
         }
     }
 }
@@ -332,6 +336,9 @@ impl Harness {
         let app = App::new(&config, &sdk_config(&secrets.url).await).unwrap();
         if opts.warm_up {
             app.warm_up().await;
+        }
+        if !opts.cold {
+            app.mark_warm();
         }
         Harness {
             app,
