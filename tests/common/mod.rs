@@ -294,6 +294,7 @@ pub struct Harness {
     pub certs: CertServer,
     pub secrets: SecretsProxy,
     pub secret_id: String,
+    env: HashMap<&'static str, String>,
 }
 
 impl Harness {
@@ -333,6 +334,7 @@ impl Harness {
             env.insert(k, v);
         }
         let config = Config::from_lookup(|k| env.get(k).cloned()).unwrap();
+        let env: HashMap<&'static str, String> = env.into_iter().collect();
         let app = App::new(&config, &sdk_config(&secrets.url).await).unwrap();
         if opts.warm_up {
             app.warm_up().await;
@@ -346,7 +348,18 @@ impl Harness {
             certs,
             secrets,
             secret_id,
+            env,
         }
+    }
+
+    /// Another Lambda container of the same function: same settings and stand-ins,
+    /// its own caches. Warmed up like a container that has served a request.
+    pub async fn another_container(&self) -> App {
+        let config = Config::from_lookup(|k| self.env.get(k).cloned()).unwrap();
+        let app = App::new(&config, &sdk_config(&self.secrets.url).await).unwrap();
+        app.warm_up().await;
+        app.mark_warm();
+        app
     }
 
     pub async fn post(&self, path: &str, body: &str) -> (u16, Value) {
