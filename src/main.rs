@@ -1,8 +1,20 @@
 use lambda_http::{Error, service_fn};
 use zuplo_auth_hooks::{App, Config};
 
-#[tokio::main]
-async fn main() -> Result<(), Error> {
+/// Lambda hands a container one event at a time, and a small function has well under
+/// one vCPU, so the work is I/O-bound and sequential: a single-threaded runtime avoids
+/// starting worker threads at init and handing tasks between them. The
+/// `multi-thread-runtime` feature builds the default multi-threaded one instead, for
+/// comparison (see the README's Performance section for the measurements).
+fn main() -> Result<(), Error> {
+    #[cfg(not(feature = "multi-thread-runtime"))]
+    let mut builder = tokio::runtime::Builder::new_current_thread();
+    #[cfg(feature = "multi-thread-runtime")]
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all().build()?.block_on(run())
+}
+
+async fn run() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
 
     // A configuration error is the one failure allowed to stop init: it names the

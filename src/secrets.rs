@@ -13,7 +13,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_sdk_secretsmanager::error::DisplayErrorContext;
+use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
@@ -277,12 +277,30 @@ impl SecretStore {
             )
             .await
             .map_err(|_| SecretError::Timeout)?
-            // GetSecretValue errors describe the call, never the secret's value.
-            .map_err(|e| SecretError::Fetch(DisplayErrorContext(&e).to_string()))?;
+            .map_err(|e| SecretError::Fetch(describe(&e)))?;
         let raw = output.secret_string().ok_or(SecretError::Malformed(
             "secret has no SecretString (binary secrets are not supported)",
         ))?;
         Secrets::parse(raw)
+    }
+}
+
+/// One line for the log. A service error is its code and message (the SDK's full
+/// rendering adds the raw response); transport errors keep their cause chain. Neither
+/// ever holds the secret's value.
+fn describe<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
+    e: &SdkError<E, R>,
+) -> String {
+    match e {
+        SdkError::ServiceError(service) => {
+            let err = service.err();
+            format!(
+                "{}: {}",
+                err.code().unwrap_or("service error"),
+                err.message().unwrap_or("no message")
+            )
+        }
+        other => DisplayErrorContext(other).to_string(),
     }
 }
 
