@@ -58,18 +58,8 @@ CARGO_TARGET_DIR="$ROOT/target" cargo build --release --quiet \
   --manifest-path benches/lambda-runtime/Cargo.toml
 
 start_moto
-SECRET_ID="zuplo-auth-hooks/bench"
-ZUPLO_TOKEN="zpka_bench_local_token"
-HOOK_SECRET="v1,whsec_$(python3 -c 'import base64,os; print(base64.b64encode(os.urandom(32)).decode())')"
-create_secret "$SECRET_ID" "{\"zuplo_api_key\":\"$ZUPLO_TOKEN\",\"supabase_hook_secret\":\"$HOOK_SECRET\"}"
-
-ZUPLO_PORT="$(free_port)"
-ZUPLO_STANDIN_TOKEN="$ZUPLO_TOKEN" target/release/zuplo-standin --port "$ZUPLO_PORT" \
-  --account demo-account --bucket demo-bucket >"$OUT/zuplo-standin.log" 2>&1 &
-PIDS+=("$!")
-ZUPLO_URL="http://127.0.0.1:$ZUPLO_PORT"
-wait_http "$ZUPLO_URL/__standin/calls" 30
-log "Zuplo Developer API stand-in on $ZUPLO_URL"
+local_secrets "zuplo-auth-hooks/bench"
+start_standin target/release/zuplo-standin "$OUT/zuplo-standin.log"
 
 # scripts/quickstart.sh's settings; the Lambda variables themselves (runtime API,
 # memory size, credentials) are added per process by bench_cold_start.py.

@@ -75,6 +75,30 @@ start_moto() {
   log "moto (Secrets Manager) on $MOTO_URL"
 }
 
+# local_secrets NAME : creates the function's secret in moto with a local Zuplo token
+# and a fresh Supabase hook secret (32 random bytes, the form Supabase's dashboard
+# shows); exports SECRET_ID, ZUPLO_TOKEN and HOOK_SECRET.
+local_secrets() {
+  SECRET_ID="$1"
+  ZUPLO_TOKEN="zpka_local_standin_token"
+  HOOK_SECRET="v1,whsec_$(python3 -c 'import base64,os; print(base64.b64encode(os.urandom(32)).decode())')"
+  export SECRET_ID ZUPLO_TOKEN HOOK_SECRET
+  create_secret "$SECRET_ID" "{\"zuplo_api_key\":\"$ZUPLO_TOKEN\",\"supabase_hook_secret\":\"$HOOK_SECRET\"}"
+}
+
+# start_standin BINARY LOGFILE : the Zuplo Developer API stand-in on a free port,
+# accepting $ZUPLO_TOKEN; exports ZUPLO_URL.
+start_standin() {
+  local port
+  port="$(free_port)"
+  ZUPLO_STANDIN_TOKEN="$ZUPLO_TOKEN" "$1" --port "$port" \
+    --account demo-account --bucket demo-bucket >"$2" 2>&1 &
+  PIDS+=("$!")
+  export ZUPLO_URL="http://127.0.0.1:$port"
+  wait_http "$ZUPLO_URL/__standin/calls" 30
+  log "Zuplo Developer API stand-in on $ZUPLO_URL"
+}
+
 # create_secret NAME VALUE : through moto's wire protocol, no AWS CLI needed.
 create_secret() {
   local body

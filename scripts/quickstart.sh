@@ -15,19 +15,8 @@ log "building the function and the Zuplo stand-in"
 cargo build --quiet --workspace --bins
 
 start_moto
-SECRET_ID="zuplo-auth-hooks/quickstart"
-ZUPLO_TOKEN="zpka_quickstart_local_token"
-# A local-only Supabase hook secret (32 random bytes), the form Supabase shows in its dashboard.
-HOOK_SECRET="v1,whsec_$(python3 -c 'import base64,os; print(base64.b64encode(os.urandom(32)).decode())')"
-create_secret "$SECRET_ID" "{\"zuplo_api_key\":\"$ZUPLO_TOKEN\",\"supabase_hook_secret\":\"$HOOK_SECRET\"}"
-
-ZUPLO_PORT="$(free_port)"
-ZUPLO_STANDIN_TOKEN="$ZUPLO_TOKEN" target/debug/zuplo-standin --port "$ZUPLO_PORT" \
-  --account demo-account --bucket demo-bucket >"$RUN_DIR/zuplo-standin.log" 2>&1 &
-PIDS+=("$!")
-ZUPLO_URL="http://127.0.0.1:$ZUPLO_PORT"
-wait_http "$ZUPLO_URL/__standin/calls" 30
-log "Zuplo Developer API stand-in on $ZUPLO_URL"
+local_secrets "zuplo-auth-hooks/quickstart"
+start_standin target/debug/zuplo-standin "$RUN_DIR/zuplo-standin.log"
 
 # The same settings a deployment has, pointed at the local stand-ins. Emulator mode
 # lets the sample events carry unsigned tokens (see README, "Sample events").

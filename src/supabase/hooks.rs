@@ -150,18 +150,15 @@ impl SupabaseHooks {
 
     async fn custom_access_token(&self, body: &[u8], deadline: Deadline) -> Reply {
         let hook = Hook::CustomAccessToken;
-        let input: AccessTokenInput = match serde_json::from_slice(body) {
+        let input: AccessTokenInput = match parse(
+            hook,
+            body,
+            "expected a JSON object with user_id and claims (the custom access token hook payload)",
+            |i: &AccessTokenInput| i.metadata.as_ref(),
+        ) {
             Ok(input) => input,
-            Err(_) => {
-                return bad_request(
-                    hook,
-                    "expected a JSON object with user_id and claims (the custom access token hook payload)",
-                );
-            }
+            Err(reply) => return reply,
         };
-        if let Some(reply) = wrong_hook(hook, input.metadata.as_ref()) {
-            return reply;
-        }
         let user_id = input.user_id.as_str();
         if user_id.is_empty() || user_id.chars().count() > MAX_USER_ID_CHARS {
             return bad_request(hook, "user_id is empty or too long");
@@ -268,18 +265,15 @@ impl SupabaseHooks {
 
     fn before_user_created(&self, body: &[u8]) -> Reply {
         let hook = Hook::BeforeUserCreated;
-        let input: BeforeUserCreatedInput = match serde_json::from_slice(body) {
+        let input: BeforeUserCreatedInput = match parse(
+            hook,
+            body,
+            "expected a JSON object with a user (the before user created hook payload)",
+            |i: &BeforeUserCreatedInput| i.metadata.as_ref(),
+        ) {
             Ok(input) => input,
-            Err(_) => {
-                return bad_request(
-                    hook,
-                    "expected a JSON object with a user (the before user created hook payload)",
-                );
-            }
+            Err(reply) => return reply,
         };
-        if let Some(reply) = wrong_hook(hook, input.metadata.as_ref()) {
-            return reply;
-        }
         let user = &input.user;
         let invocation = input
             .metadata
@@ -330,15 +324,27 @@ fn bad_request(hook: Hook, message: &str) -> Reply {
     Reply::hook_error(400, &format!("Bad Request: {message}"))
 }
 
-/// Catches a hook pointed at the other route, which would otherwise half-work.
-fn wrong_hook(hook: Hook, metadata: Option<&Metadata>) -> Option<Reply> {
-    let name = metadata?.name.as_deref()?;
-    (name != hook.wire_name()).then(|| {
-        tracing::warn!(
-            hook = hook.as_str(),
-            payload_hook = name,
-            "a hook is configured with the URL of another hook"
-        );
-        bad_request(hook, "the hook payload does not match this endpoint")
-    })
+/// Reads a verified body, and catches a hook pointed at the other route (which would
+/// otherwise half-work) by the payload's `metadata.name`.
+fn parse<T: serde::de::DeserializeOwned>(
+    hook: Hook,
+    body: &[u8],
+    expected: &str,
+    metadata: impl Fn(&T) -> Option<&Metadata>,
+) -> Result<T, Reply> {
+    let input: T = serde_json::from_slice(body).map_err(|_| bad_request(hook, expected))?;
+    match metadata(&input).and_then(|m| m.name.as_deref()) {
+        Some(name) if name != hook.wire_name() => {
+            tracing::warn!(
+                hook = hook.as_str(),
+                payload_hook = name,
+                "a hook is configured with the URL of another hook"
+            );
+            Err(bad_request(
+                hook,
+                "the hook payload does not match this endpoint",
+            ))
+        }
+        _ => Ok(input),
+    }
 }
