@@ -17,6 +17,7 @@ use crate::firebase::token::TokenVerifier;
 use crate::provision::Provisioner;
 use crate::secrets::SecretStore;
 use crate::supabase::SupabaseHooks;
+use crate::telemetry::{MetricsSink, Telemetry};
 use crate::zuplo::ZuploClient;
 
 /// How long init may spend warming caches. Failures there are logged, never fatal:
@@ -32,6 +33,7 @@ pub struct App {
     /// The caller's clock started before our init did: the first request pays for it.
     init_started: Instant,
     first_request: AtomicBool,
+    telemetry: Telemetry,
 }
 
 impl App {
@@ -100,6 +102,14 @@ impl App {
             deadline_margin: config.deadline_margin,
             init_started,
             first_request: AtomicBool::new(true),
+            telemetry: Telemetry::new(
+                config.metrics_namespace.clone(),
+                if config.metrics_enabled {
+                    MetricsSink::Stdout
+                } else {
+                    MetricsSink::Off
+                },
+            ),
         })
     }
 
@@ -115,20 +125,32 @@ impl App {
         self.deadline_margin
     }
 
-    /// For the container's first request only: the end of `budget` counted from the
-    /// start of init, since that request most likely waited for the cold start (the
-    /// caller's 7 s or 5 s include it). Not when init finished a whole budget ago: that
-    /// container was started ahead of demand.
+    /// The container's first request most likely waited for the cold start, and the
+    /// caller's 7 s or 5 s include it: its budget counts from the start of init.
     /// Treats the container as warm: no request pays for init. For hosts that start
     /// containers ahead of demand, and for tests that measure warm behaviour.
     pub fn mark_warm(&self) {
         self.first_request.store(false, Ordering::Relaxed);
     }
 
-    pub fn cold_start_deadline(&self, budget: Duration) -> Option<Deadline> {
-        let first = self.first_request.swap(false, Ordering::Relaxed);
-        (first && self.init_started.elapsed() < budget)
-            .then(|| Deadline::at(self.init_started + budget))
+    /// True for the container's first request only.
+    pub fn take_first_request(&self) -> bool {
+        self.first_request.swap(false, Ordering::Relaxed)
+    }
+
+    /// The end of `budget` counted from the start of init, unless init finished a whole
+    /// budget ago (then the container was started ahead of demand).
+    pub fn init_deadline(&self, budget: Duration) -> Option<Deadline> {
+        (self.init_started.elapsed() < budget).then(|| Deadline::at(self.init_started + budget))
+    }
+
+    pub fn telemetry(&self) -> &Telemetry {
+        &self.telemetry
+    }
+
+    /// Where the per-request metrics documents go (stdout by default).
+    pub fn set_metrics_sink(&mut self, sink: MetricsSink) {
+        self.telemetry.set_sink(sink);
     }
 
     /// Fills the caches during Lambda init, concurrently: the secret (then checks the

@@ -91,6 +91,9 @@ pub struct Config {
     pub consumer_claim: String,
     pub consumer_cache_ttl: Duration,
     pub consumer_cache_capacity: usize,
+    /// CloudWatch namespace of the per-request EMF metrics.
+    pub metrics_namespace: String,
+    pub metrics_enabled: bool,
     pub fail_mode: FailMode,
     pub require_verified_email: bool,
 }
@@ -219,6 +222,23 @@ fn email_domains(var: &'static str, v: String) -> Result<Vec<String>, ConfigErro
             }
         })
         .collect()
+}
+
+/// CloudWatch namespaces: 1 to 255 characters of `[A-Za-z0-9.\-_/#:]`, no leading colon.
+fn metrics_namespace(v: String) -> Result<String, ConfigError> {
+    let valid = !v.is_empty()
+        && v.len() <= 255
+        && !v.starts_with(':')
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-_/#:".contains(&b));
+    if valid {
+        Ok(v)
+    } else {
+        Err(err(
+            "METRICS_NAMESPACE",
+            format!("{v:?} is not a CloudWatch namespace"),
+        ))
+    }
 }
 
 impl Config {
@@ -362,6 +382,11 @@ impl Config {
             consumer_cache_capacity: vars.number("CONSUMER_CACHE_CAPACITY", 10_000, 1, 1_000_000)?
                 as usize,
             fail_mode,
+            metrics_namespace: metrics_namespace(
+                vars.get("METRICS_NAMESPACE")
+                    .unwrap_or_else(|| "ZuploAuthHooks".to_owned()),
+            )?,
+            metrics_enabled: vars.bool("METRICS_ENABLED", true)?,
             require_verified_email: vars.bool("REQUIRE_VERIFIED_EMAIL", false)?,
         })
     }
@@ -417,6 +442,8 @@ mod tests {
         assert_eq!(c.consumer_cache_capacity, 10_000);
         assert_eq!(c.secret_stale_grace, Duration::from_secs(3600));
         assert_eq!(c.deadline_margin, Duration::from_millis(200));
+        assert_eq!(c.metrics_namespace, "ZuploAuthHooks");
+        assert!(c.metrics_enabled);
         assert_eq!(
             c.supabase,
             SupabaseConfig {
@@ -496,6 +523,8 @@ mod tests {
             ("LAMBDA_DEADLINE_MARGIN_MS", "5000"),
             ("SECRET_STALE_GRACE_SECONDS", "forever"),
             ("CERTS_STALE_GRACE_SECONDS", "100000"),
+            ("METRICS_NAMESPACE", "has space"),
+            ("METRICS_ENABLED", "sometimes"),
             ("CONSUMER_CLAIM", "sub"),
             ("CONSUMER_CLAIM", "firebase"),
             ("CONSUMER_CLAIM", "has space"),

@@ -1,5 +1,6 @@
 //! The HTTP entry point: routes a Lambda Function URL (or API Gateway v2) request to
-//! the hook adapter that owns its path, and turns the adapter's [`Reply`] into a response.
+//! the hook adapter that owns its path, turns the adapter's [`Reply`] into a response,
+//! and records the request (one log line, one metrics document).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -11,6 +12,7 @@ use crate::deadline::Deadline;
 use crate::firebase::EventType;
 use crate::reply::Reply;
 use crate::supabase::{Delivery, Hook};
+use crate::telemetry::{Report, RequestFacts};
 
 /// Hook bodies are small JSON documents, but a Supabase token's `user_metadata` is
 /// written by the user and can grow: refusing it would lock that user out, so the
@@ -23,6 +25,18 @@ enum Route {
     Supabase(Hook),
 }
 
+impl Route {
+    /// The metric dimension and log field: a fixed set, never the raw request path.
+    fn name(self) -> &'static str {
+        match self {
+            Route::Firebase(EventType::BeforeCreate) => "firebase/before-create",
+            Route::Firebase(EventType::BeforeSignIn) => "firebase/before-sign-in",
+            Route::Supabase(Hook::CustomAccessToken) => "supabase/custom-access-token",
+            Route::Supabase(Hook::BeforeUserCreated) => "supabase/before-user-created",
+        }
+    }
+}
+
 fn route_for(path: &str) -> Option<Route> {
     match path.trim_end_matches('/') {
         "/firebase/before-create" => Some(Route::Firebase(EventType::BeforeCreate)),
@@ -33,30 +47,57 @@ fn route_for(path: &str) -> Option<Route> {
     }
 }
 
-pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    let started = tokio::time::Instant::now();
-    let path = req.raw_http_path().to_owned();
-    let reply = dispatch(app, &req, &path).await;
-    tracing::debug!(
-        path,
-        status = reply.status,
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        "answered"
-    );
-    let allow = (reply.status == 405).then_some("POST");
-    respond(&reply, allow)
+/// What one request became, for its log line and metrics.
+struct Handled {
+    reply: Reply,
+    report: Report,
+    route: &'static str,
+    budget: Duration,
+    deadline: Option<Deadline>,
 }
 
-async fn dispatch(app: &App, req: &Request, path: &str) -> Reply {
-    let Some(route) = route_for(path) else {
-        return Reply::error(404, "Not Found");
+pub async fn handle(app: &App, req: Request) -> Response<Body> {
+    let started = tokio::time::Instant::now();
+    let cold_start = app.take_first_request();
+    let handled = dispatch(app, &req, cold_start).await;
+    let request_id = req
+        .lambda_context_ref()
+        .map(|c| c.request_id.as_str())
+        .unwrap_or("");
+    app.telemetry().record(
+        &RequestFacts {
+            route: handled.route,
+            request_id,
+            status: handled.reply.status,
+            elapsed: started.elapsed(),
+            budget: handled.budget,
+            headroom: handled.deadline.map(Deadline::remaining),
+            cold_start,
+        },
+        &handled.report,
+    );
+    let allow = (handled.reply.status == 405).then_some("POST");
+    respond(&handled.reply, allow)
+}
+
+async fn dispatch(app: &App, req: &Request, cold_start: bool) -> Handled {
+    let refuse = |route: &'static str, status: u16, message: &str, kind: &'static str| Handled {
+        reply: Reply::error(status, message),
+        report: Report::rejected(kind, message),
+        route,
+        budget: Duration::ZERO,
+        deadline: None,
     };
+    let Some(route) = route_for(req.raw_http_path()) else {
+        return refuse("unknown", 404, "Not Found", "route");
+    };
+    let name = route.name();
     if req.method() != Method::POST {
-        return Reply::error(405, "Method Not Allowed: use POST");
+        return refuse(name, 405, "Method Not Allowed: use POST", "method");
     }
     let body = req.body().as_ref();
     if body.len() > MAX_BODY_BYTES {
-        return Reply::error(413, "Payload Too Large");
+        return refuse(name, 413, "Payload Too Large", "size");
     }
     let content_type = req
         .headers()
@@ -64,19 +105,38 @@ async fn dispatch(app: &App, req: &Request, path: &str) -> Reply {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     if !content_type.is_empty() && !content_type.to_ascii_lowercase().contains("json") {
-        return Reply::error(415, "Unsupported Media Type: send application/json");
+        return refuse(
+            name,
+            415,
+            "Unsupported Media Type: send application/json",
+            "content_type",
+        );
     }
     match route {
-        Route::Firebase(event) => match app.firebase() {
-            None => Reply::error(404, "Not Found: Firebase hooks are not enabled"),
-            Some(hooks) => {
-                let deadline = request_deadline(app, req, hooks.budget());
-                hooks.handle(event, body, deadline).await
+        Route::Firebase(event) => {
+            let Some(hooks) = app.firebase() else {
+                return refuse(
+                    name,
+                    404,
+                    "Not Found: Firebase hooks are not enabled",
+                    "route",
+                );
+            };
+            let budget = hooks.budget();
+            let deadline = request_deadline(app, req, budget, cold_start);
+            let (reply, report) = hooks.handle(event, body, deadline).await;
+            Handled {
+                reply,
+                report,
+                route: name,
+                budget,
+                deadline: Some(deadline),
             }
-        },
+        }
         Route::Supabase(hook) => {
             let hooks = app.supabase();
-            let deadline = request_deadline(app, req, hooks.budget());
+            let budget = hooks.budget();
+            let deadline = request_deadline(app, req, budget, cold_start);
             // Header lookups are case-insensitive: Supabase sends `Webhook-Id`.
             let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
             let delivery = Delivery {
@@ -85,17 +145,24 @@ async fn dispatch(app: &App, req: &Request, path: &str) -> Reply {
                 webhook_signature: header("webhook-signature"),
                 body,
             };
-            hooks.handle(hook, delivery, deadline).await
+            let (reply, report) = hooks.handle(hook, delivery, deadline).await;
+            Handled {
+                reply,
+                report,
+                route: name,
+                budget,
+                deadline: Some(deadline),
+            }
         }
     }
 }
 
 /// `min(now + budget, Lambda deadline − margin)`, shortened by the init time on a cold
 /// start: the one deadline every step of the request runs under.
-fn request_deadline(app: &App, req: &Request, budget: Duration) -> Deadline {
+fn request_deadline(app: &App, req: &Request, budget: Duration, cold_start: bool) -> Deadline {
     let margin = app.deadline_margin();
     let mut own = Deadline::after(budget);
-    if let Some(cold) = app.cold_start_deadline(budget) {
+    if let Some(cold) = app.init_deadline(budget).filter(|_| cold_start) {
         own = own.min(cold);
     }
     let Some(ctx) = req.lambda_context_ref() else {

@@ -16,6 +16,7 @@ pub mod reply;
 pub mod retry;
 pub mod secrets;
 pub mod supabase;
+pub mod telemetry;
 pub mod zuplo;
 
 pub use app::App;

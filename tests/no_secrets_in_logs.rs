@@ -138,8 +138,14 @@ async fn no_token_key_or_jwt_is_ever_logged() {
     .await;
     send(unsigned(&claims("log-g", "beforeCreate")), false).await;
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-    assert!(logs.contains("consumer ready"), "capture works: {logs}");
+    // The metrics documents go to the same log stream in Lambda: check them too.
+    let mut logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let metrics = h.metrics();
+    assert!(metrics.len() >= 10, "one document per request");
+    for doc in &metrics {
+        logs.push_str(&doc.to_string());
+    }
+    assert!(logs.contains("outcome=\"created\""), "capture works: {logs}");
     assert!(logs.contains("rejected"), "{logs}");
     let keys: Vec<String> = h
         .zuplo

@@ -10,8 +10,9 @@ use serde_json::{Map, Value, json};
 use super::token::{BlockingClaims, EventType, TokenError, TokenVerifier};
 use crate::config::FailMode;
 use crate::deadline::Deadline;
-use crate::provision::{Identity, Lookup, Outcome, Provider, Provisioner};
+use crate::provision::{Identity, Lookup, Provider, Provisioned, Provisioner};
 use crate::reply::Reply;
+use crate::telemetry::{Outcome, Report};
 
 /// Identity Platform refuses `customClaims` whose JSON is longer than this.
 pub const MAX_CLAIMS_BYTES: usize = 1000;
@@ -76,79 +77,80 @@ impl FirebaseHooks {
         &self.verifier
     }
 
-    pub async fn handle(&self, event: EventType, body: &[u8], deadline: Deadline) -> Reply {
+    /// The answer, and what happened for the request's log line and metrics.
+    pub async fn handle(
+        &self,
+        event: EventType,
+        body: &[u8],
+        deadline: Deadline,
+    ) -> (Reply, Report) {
         let Ok(RequestBody {
             data: RequestData { jwt },
         }) = serde_json::from_slice(body)
         else {
-            tracing::warn!(
-                event = event.as_str(),
-                "rejected: body is not {{\"data\":{{\"jwt\":\"...\"}}}}"
-            );
-            return Reply::error(
-                400,
-                "Bad Request: expected a JSON body {\"data\":{\"jwt\":\"...\"}}",
+            return (
+                Reply::error(
+                    400,
+                    "Bad Request: expected a JSON body {\"data\":{\"jwt\":\"...\"}}",
+                ),
+                Report::rejected("payload", "body is not {\"data\":{\"jwt\":\"...\"}}"),
             );
         };
         let claims = match self.verifier.verify(&jwt, event, deadline).await {
             Ok(claims) => claims,
+            // The reason is logged for the operator; the caller only learns it was refused.
+            Err(e @ TokenError::WrongEventType { .. }) => {
+                return (
+                    Reply::error(400, "Bad Request: event type does not match this endpoint"),
+                    Report::rejected("event_type", e.to_string()),
+                );
+            }
             Err(e) => {
-                // The reason is logged for the operator; the caller only learns it was refused.
-                tracing::warn!(event = event.as_str(), reason = %e, "rejected: token verification failed");
-                return match e {
-                    TokenError::WrongEventType { .. } => {
-                        Reply::error(400, "Bad Request: event type does not match this endpoint")
-                    }
-                    _ => Reply::error(401, "Unauthenticated"),
-                };
+                return (
+                    Reply::error(401, "Unauthenticated"),
+                    Report::rejected("token", e.to_string()),
+                );
             }
         };
         let uid = claims.user_record.uid.as_str();
-        let event_id = claims.event_id.as_deref().unwrap_or("");
+        let event_id = claims.event_id.as_deref();
         let existing = claims.user_record.custom_claims.clone().unwrap_or_default();
 
         if event == EventType::BeforeSignIn && existing.contains_key(&self.claim) {
-            tracing::info!(
-                event = event.as_str(),
-                uid,
-                event_id,
-                outcome = "already_provisioned",
-                "claim present; nothing to do"
-            );
-            return Reply::ok(json!({}));
+            let report = Report::new(Outcome::Skipped)
+                .reason("claim present")
+                .event(event_id)
+                .user(uid);
+            return (Reply::ok(json!({})), report);
         }
 
-        match self.provision(&claims, existing, deadline).await {
-            Ok((reply, consumer_id, outcome)) => {
-                tracing::info!(
-                    event = event.as_str(),
-                    uid,
-                    event_id,
-                    consumer_id,
-                    outcome = outcome.as_str(),
-                    "consumer ready"
-                );
-                reply
+        let identity = self.identity(&claims);
+        let started = tokio::time::Instant::now();
+        let (reply, report) = match self.provision(&identity, existing, deadline).await {
+            Ok((reply, provisioned)) => {
+                (reply, Report::provisioned(&provisioned, started.elapsed()))
             }
             Err(e) => {
-                tracing::warn!(event = event.as_str(), uid, event_id, reason = %e, fail_mode = ?self.fail_mode, outcome = "failed", "provisioning failed");
-                match self.fail_mode {
+                let reply = match self.fail_mode {
                     FailMode::Open => Reply::ok(json!({})),
                     FailMode::Closed => Reply::error(503, UNAVAILABLE_MESSAGE),
-                }
+                };
+                let report = Report::failed(
+                    self.fail_mode,
+                    identity.consumer_name(),
+                    e.to_string(),
+                    started.elapsed(),
+                );
+                (reply, report)
             }
-        }
+        };
+        (reply, report.event(event_id).user(uid))
     }
 
-    async fn provision(
-        &self,
-        claims: &BlockingClaims,
-        mut custom_claims: Map<String, Value>,
-        deadline: Deadline,
-    ) -> Result<(Reply, String, Outcome), Failure> {
+    fn identity(&self, claims: &BlockingClaims) -> Identity {
         let user = &claims.user_record;
         let tenant = claims.tenant_id.clone().or_else(|| user.tenant_id.clone());
-        let identity = Identity {
+        Identity {
             provider: Provider::Firebase,
             namespace: format!("{}:{}", self.project_id, tenant.as_deref().unwrap_or("")),
             user_id: user.uid.clone(),
@@ -156,11 +158,19 @@ impl FirebaseHooks {
             email: user.email.clone(),
             email_verified: user.email_verified,
             display_name: user.display_name.clone(),
-        };
+        }
+    }
+
+    async fn provision(
+        &self,
+        identity: &Identity,
+        mut custom_claims: Map<String, Value>,
+        deadline: Deadline,
+    ) -> Result<(Reply, Provisioned), Failure> {
         let provisioned = deadline
             .run(
                 self.provisioner
-                    .ensure_consumer(&identity, Lookup::CreateFirst, deadline),
+                    .ensure_consumer(identity, Lookup::CreateFirst, deadline),
             )
             .await
             .map_err(|_| Failure::Deadline)??;
@@ -172,6 +182,6 @@ impl FirebaseHooks {
         let reply = Reply::ok(json!({
             "userRecord": { "customClaims": custom_claims, "updateMask": "customClaims" }
         }));
-        Ok((reply, provisioned.consumer_id, provisioned.outcome))
+        Ok((reply, provisioned))
     }
 }

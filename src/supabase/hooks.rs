@@ -18,6 +18,7 @@ use crate::deadline::Deadline;
 use crate::provision::{Identity, Lookup, Provider, Provisioner};
 use crate::reply::Reply;
 use crate::secrets::SecretStore;
+use crate::telemetry::{Outcome, Report};
 
 /// Shown to the user when `FAIL_MODE=closed` refuses a token: nothing internal.
 const UNAVAILABLE_MESSAGE: &str = "Sign-in is temporarily unavailable. Please try again shortly.";
@@ -92,9 +93,15 @@ impl SupabaseHooks {
         self.config.budget
     }
 
-    pub async fn handle(&self, hook: Hook, delivery: Delivery<'_>, deadline: Deadline) -> Reply {
-        if let Err(reply) = self.verify(hook, &delivery, deadline).await {
-            return reply;
+    /// The answer, and what happened for the request's log line and metrics.
+    pub async fn handle(
+        &self,
+        hook: Hook,
+        delivery: Delivery<'_>,
+        deadline: Deadline,
+    ) -> (Reply, Report) {
+        if let Err(refused) = self.verify(&delivery, deadline).await {
+            return *refused;
         }
         match hook {
             Hook::CustomAccessToken => self.custom_access_token(delivery.body, deadline).await,
@@ -103,35 +110,36 @@ impl SupabaseHooks {
     }
 
     /// The signature is checked before the body is even parsed.
-    async fn verify(
-        &self,
-        hook: Hook,
-        delivery: &Delivery<'_>,
-        deadline: Deadline,
-    ) -> Result<(), Reply> {
+    async fn verify(&self, delivery: &Delivery<'_>, deadline: Deadline) -> Result<(), Refusal> {
         let lease = self.secrets.current(deadline).await.map_err(|e| {
-            tracing::error!(hook = hook.as_str(), reason = %e, outcome = "unverifiable", "cannot verify: the hook secret is unavailable");
-            Reply::hook_failure(503, "Service Unavailable: the request cannot be verified now")
+            Box::new((
+                Reply::hook_failure(
+                    503,
+                    "Service Unavailable: the request cannot be verified now",
+                ),
+                Report::rejected("secret_unavailable", e.to_string()),
+            ))
         })?;
         let keys = match &lease.secrets.supabase_hook_keys {
             Some(Ok(keys)) => keys,
             None => {
                 tracing::error!(
-                    hook = hook.as_str(),
-                    outcome = "rejected",
                     "the secret has no supabase_hook_secret field: Supabase hooks are disabled"
                 );
-                return Err(Reply::hook_failure(
-                    404,
-                    "Not Found: Supabase hooks are not enabled",
-                ));
+                return Err(Box::new((
+                    Reply::hook_failure(404, "Not Found: Supabase hooks are not enabled"),
+                    Report::rejected("not_enabled", "no supabase_hook_secret in the secret"),
+                )));
             }
             Some(Err(e)) => {
-                tracing::error!(hook = hook.as_str(), reason = %e, outcome = "rejected", "supabase_hook_secret is malformed");
-                return Err(Reply::hook_failure(
-                    500,
-                    "Internal Server Error: the hook secret is misconfigured",
-                ));
+                tracing::error!(reason = %e, "supabase_hook_secret is malformed");
+                return Err(Box::new((
+                    Reply::hook_failure(
+                        500,
+                        "Internal Server Error: the hook secret is misconfigured",
+                    ),
+                    Report::rejected("config", e.to_string()),
+                )));
             }
         };
         keys.verify(
@@ -142,13 +150,15 @@ impl SupabaseHooks {
             SystemTime::now(),
         )
         .map_err(|e| {
-            tracing::warn!(hook = hook.as_str(), reason = %e, outcome = "rejected", "signature verification failed");
             // The reason says which check failed (header, clock, signature), never a value.
-            Reply::hook_failure(401, &format!("Unauthorized: {e}"))
+            Box::new((
+                Reply::hook_failure(401, &format!("Unauthorized: {e}")),
+                Report::rejected("signature", e.to_string()),
+            ))
         })
     }
 
-    async fn custom_access_token(&self, body: &[u8], deadline: Deadline) -> Reply {
+    async fn custom_access_token(&self, body: &[u8], deadline: Deadline) -> (Reply, Report) {
         let hook = Hook::CustomAccessToken;
         let input: AccessTokenInput = match parse(
             hook,
@@ -157,50 +167,35 @@ impl SupabaseHooks {
             |i: &AccessTokenInput| i.metadata.as_ref(),
         ) {
             Ok(input) => input,
-            Err(reply) => return reply,
+            Err(refused) => return *refused,
         };
         let user_id = input.user_id.as_str();
         if user_id.is_empty() || user_id.chars().count() > MAX_USER_ID_CHARS {
-            return bad_request(hook, "user_id is empty or too long");
+            return bad_request("user_id is empty or too long");
         }
         if input.claim_str("sub").is_some_and(|sub| sub != user_id) {
-            return bad_request(hook, "user_id does not match claims.sub");
+            return bad_request("user_id does not match claims.sub");
         }
-        let invocation = input
-            .metadata
-            .as_ref()
-            .and_then(|m| m.uuid.as_deref())
-            .unwrap_or("");
-        let method = input.authentication_method.as_deref().unwrap_or("");
+        let invocation = input.metadata.as_ref().and_then(|m| m.uuid.clone());
+        let skipped = |reason: &str| {
+            Report::new(Outcome::Skipped)
+                .reason(reason)
+                .event(invocation.as_deref())
+                .user(user_id)
+        };
 
         if let Some(existing) = input.existing_consumer(&self.claim).map(str::to_owned) {
-            tracing::info!(
-                hook = hook.as_str(),
-                user_id,
-                invocation,
-                method,
-                outcome = "skipped",
-                reason = "claim present",
-                "nothing to do"
-            );
+            let report = skipped("claim present");
             let mut claims = input.claims;
             // Stored only in app_metadata: also expose it where clients read it.
             if claims.get(&self.claim).and_then(Value::as_str) != Some(existing.as_str()) {
                 claims.insert(self.claim.clone(), existing.into());
             }
-            return claims_reply(claims);
+            return (claims_reply(claims), report);
         }
         if input.is_anonymous() && !self.config.provision_anonymous {
-            tracing::info!(
-                hook = hook.as_str(),
-                user_id,
-                invocation,
-                method,
-                outcome = "skipped",
-                reason = "anonymous user",
-                "nothing to do"
-            );
-            return claims_reply(input.claims);
+            let report = skipped("anonymous user");
+            return (claims_reply(input.claims), report);
         }
 
         let identity = Identity {
@@ -221,49 +216,48 @@ impl SupabaseHooks {
             display_name: input.display_name().map(str::to_owned),
         };
         // A refresh means the user has had tokens before, so the consumer most likely exists.
-        let lookup = if method == "token_refresh" {
+        let lookup = if input.authentication_method.as_deref() == Some("token_refresh") {
             Lookup::FindFirst
         } else {
             Lookup::CreateFirst
         };
+        let started = tokio::time::Instant::now();
         let result = deadline
             .run(
                 self.provisioner
                     .ensure_consumer(&identity, lookup, deadline),
             )
             .await;
-        match result {
+        let (reply, report) = match result {
             Ok(Ok(provisioned)) => {
-                tracing::info!(
-                    hook = hook.as_str(),
-                    user_id,
-                    invocation,
-                    method,
-                    consumer = provisioned.consumer_name,
-                    consumer_id = provisioned.consumer_id,
-                    outcome = provisioned.outcome.as_str(),
-                    "consumer ready"
-                );
+                let report = Report::provisioned(&provisioned, started.elapsed());
                 let mut claims = input.claims;
                 claims.insert(self.claim.clone(), provisioned.consumer_id.into());
-                claims_reply(claims)
+                (claims_reply(claims), report)
             }
             failed => {
                 let reason = match failed {
                     Ok(Err(e)) => e.to_string(),
                     _ => "provisioning did not finish before the request deadline".to_owned(),
                 };
-                tracing::warn!(hook = hook.as_str(), user_id, invocation, method, reason, fail_mode = ?self.fail_mode, outcome = "failed", "provisioning failed");
-                match self.fail_mode {
+                let report = Report::failed(
+                    self.fail_mode,
+                    identity.consumer_name(),
+                    reason,
+                    started.elapsed(),
+                );
+                let reply = match self.fail_mode {
                     // The token is issued without the claim; the next issuance retries.
                     FailMode::Open => claims_reply(input.claims),
                     FailMode::Closed => Reply::hook_error(503, UNAVAILABLE_MESSAGE),
-                }
+                };
+                (reply, report)
             }
-        }
+        };
+        (reply, report.event(invocation.as_deref()).user(user_id))
     }
 
-    fn before_user_created(&self, body: &[u8]) -> Reply {
+    fn before_user_created(&self, body: &[u8]) -> (Reply, Report) {
         let hook = Hook::BeforeUserCreated;
         let input: BeforeUserCreatedInput = match parse(
             hook,
@@ -272,40 +266,19 @@ impl SupabaseHooks {
             |i: &BeforeUserCreatedInput| i.metadata.as_ref(),
         ) {
             Ok(input) => input,
-            Err(reply) => return reply,
+            Err(refused) => return *refused,
         };
-        let user = &input.user;
-        let invocation = input
-            .metadata
-            .as_ref()
-            .and_then(|m| m.uuid.as_deref())
-            .unwrap_or("");
-        let provisional_id = user.id.as_deref().unwrap_or("");
-        match self.policy.check(user.email.as_deref()) {
-            Ok(()) => {
-                tracing::info!(
-                    hook = hook.as_str(),
-                    provisional_id,
-                    invocation,
-                    anonymous = user.is_anonymous,
-                    outcome = "allowed",
-                    "sign-up allowed"
-                );
-                Reply::ok(json!({}))
-            }
-            Err(message) => {
-                tracing::info!(
-                    hook = hook.as_str(),
-                    provisional_id,
-                    invocation,
-                    anonymous = user.is_anonymous,
-                    outcome = "refused",
-                    reason = message,
-                    "sign-up refused by policy"
-                );
-                Reply::hook_error(403, message)
-            }
-        }
+        let invocation = input.metadata.as_ref().and_then(|m| m.uuid.as_deref());
+        // Not the final user id for OAuth/SSO sign-ups, but it ties the log lines together.
+        let provisional_id = input.user.id.as_deref().unwrap_or("");
+        let (reply, report) = match self.policy.check(input.user.email.as_deref()) {
+            Ok(()) => (Reply::ok(json!({})), Report::new(Outcome::Allowed)),
+            Err(message) => (
+                Reply::hook_error(403, message),
+                Report::new(Outcome::Refused).reason(message),
+            ),
+        };
+        (reply, report.event(invocation).user(provisional_id))
     }
 }
 
@@ -313,15 +286,16 @@ fn claims_reply(claims: Map<String, Value>) -> Reply {
     Reply::ok(json!({ "claims": claims }))
 }
 
+/// An answer given before the request could be used, with its report; boxed because
+/// it is much larger than the success side.
+type Refusal = Box<(Reply, Report)>;
+
 /// A verified request we cannot use: refused with a 200 decision, as Supabase requires.
-fn bad_request(hook: Hook, message: &str) -> Reply {
-    tracing::warn!(
-        hook = hook.as_str(),
-        reason = message,
-        outcome = "rejected",
-        "unusable hook payload"
-    );
-    Reply::hook_error(400, &format!("Bad Request: {message}"))
+fn bad_request(message: &str) -> (Reply, Report) {
+    (
+        Reply::hook_error(400, &format!("Bad Request: {message}")),
+        Report::rejected("payload", message),
+    )
 }
 
 /// Reads a verified body, and catches a hook pointed at the other route (which would
@@ -331,8 +305,8 @@ fn parse<T: serde::de::DeserializeOwned>(
     body: &[u8],
     expected: &str,
     metadata: impl Fn(&T) -> Option<&Metadata>,
-) -> Result<T, Reply> {
-    let input: T = serde_json::from_slice(body).map_err(|_| bad_request(hook, expected))?;
+) -> Result<T, Refusal> {
+    let input: T = serde_json::from_slice(body).map_err(|_| Box::new(bad_request(expected)))?;
     match metadata(&input).and_then(|m| m.name.as_deref()) {
         Some(name) if name != hook.wire_name() => {
             tracing::warn!(
@@ -340,10 +314,9 @@ fn parse<T: serde::de::DeserializeOwned>(
                 payload_hook = name,
                 "a hook is configured with the URL of another hook"
             );
-            Err(bad_request(
-                hook,
+            Err(Box::new(bad_request(
                 "the hook payload does not match this endpoint",
-            ))
+            )))
         }
         _ => Ok(input),
     }

@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use jsonwebtoken::{EncodingKey, Header};
 use lambda_http::{Body, Request};
 use serde_json::{Value, json};
+use zuplo_auth_hooks::telemetry::MetricsSink;
 use zuplo_auth_hooks::{App, Config};
 use zuplo_standin::{Standin, StandinConfig};
 
@@ -295,6 +296,7 @@ pub struct Harness {
     pub secrets: SecretsProxy,
     pub secret_id: String,
     env: HashMap<&'static str, String>,
+    metrics: Arc<Mutex<Vec<String>>>,
 }
 
 impl Harness {
@@ -335,7 +337,9 @@ impl Harness {
         }
         let config = Config::from_lookup(|k| env.get(k).cloned()).unwrap();
         let env: HashMap<&'static str, String> = env.into_iter().collect();
-        let app = App::new(&config, &sdk_config(&secrets.url).await).unwrap();
+        let mut app = App::new(&config, &sdk_config(&secrets.url).await).unwrap();
+        let metrics = Arc::new(Mutex::new(Vec::new()));
+        app.set_metrics_sink(MetricsSink::Memory(metrics.clone()));
         if opts.warm_up {
             app.warm_up().await;
         }
@@ -349,14 +353,26 @@ impl Harness {
             secrets,
             secret_id,
             env,
+            metrics,
         }
+    }
+
+    /// The EMF documents the function has written, one per request.
+    pub fn metrics(&self) -> Vec<Value> {
+        self.metrics
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
     }
 
     /// Another Lambda container of the same function: same settings and stand-ins,
     /// its own caches. Warmed up like a container that has served a request.
     pub async fn another_container(&self) -> App {
         let config = Config::from_lookup(|k| self.env.get(k).cloned()).unwrap();
-        let app = App::new(&config, &sdk_config(&self.secrets.url).await).unwrap();
+        let mut app = App::new(&config, &sdk_config(&self.secrets.url).await).unwrap();
+        app.set_metrics_sink(MetricsSink::Memory(self.metrics.clone()));
         app.warm_up().await;
         app.mark_warm();
         app
