@@ -1,0 +1,189 @@
+//! The SAM template's key properties. `cfn-lint` and `sam validate --lint` accept a
+//! template with a wrong runtime, an IAM-authenticated URL (which Identity Platform and
+//! Supabase cannot call), a timeout below the request budget or an environment variable
+//! the function never reads: these checks do not.
+
+use std::collections::BTreeSet;
+use std::process::Command;
+
+use serde_json::{Value, json};
+
+fn template() -> Value {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let out = Command::new("python3")
+        .arg(format!("{root}/tests/support/template_json.py"))
+        .arg(format!("{root}/template.yaml"))
+        .output()
+        .expect("python3 on PATH (run the tests with scripts/test.sh)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("template as JSON")
+}
+
+fn source(path: &str) -> String {
+    std::fs::read_to_string(format!("{}/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+/// The variables `Config::from_lookup` reads, from its source.
+fn variables_read_by_config() -> BTreeSet<String> {
+    let config = source("src/config.rs");
+    let mut vars = BTreeSet::new();
+    for call in [
+        "vars.get(\"",
+        "vars.required(\"",
+        "vars.bool(\"",
+        "vars.millis(\"",
+        "vars.number(\"",
+    ] {
+        for (i, _) in config.match_indices(call) {
+            let rest = &config[i + call.len()..];
+            // rustfmt may break the call after the opening parenthesis.
+            let name: String = rest.chars().take_while(|c| *c != '"').collect();
+            vars.insert(name);
+        }
+    }
+    for (i, _) in config.match_indices("(\n") {
+        let rest = config[i + 2..].trim_start();
+        if let Some(rest) = rest.strip_prefix('"') {
+            let name: String = rest.chars().take_while(|c| *c != '"').collect();
+            if !name.is_empty() && name.chars().all(|c| c.is_ascii_uppercase() || c == '_') {
+                vars.insert(name);
+            }
+        }
+    }
+    vars
+}
+
+#[test]
+fn the_function_is_arm64_al2023_built_by_cargo_lambda() {
+    let t = template();
+    let f = &t["Resources"]["HookFunction"];
+    assert_eq!(f["Type"], "AWS::Serverless::Function");
+    let p = &f["Properties"];
+    assert_eq!(p["Runtime"], "provided.al2023");
+    assert_eq!(p["Architectures"], json!(["arm64"]));
+    assert_eq!(p["Handler"], "bootstrap");
+    assert_eq!(f["Metadata"]["BuildMethod"], "rust-cargolambda");
+    // The binary SAM asks cargo-lambda for is the one Cargo.toml builds.
+    let binary = f["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap();
+    assert!(
+        source("Cargo.toml").contains(&format!("name = \"{binary}\"\npath = \"src/main.rs\"")),
+        "{binary}"
+    );
+}
+
+#[test]
+fn the_url_is_public_because_callers_sign_their_requests_themselves() {
+    let t = template();
+    let url = &t["Resources"]["HookFunction"]["Properties"]["FunctionUrlConfig"];
+    assert_eq!(url["AuthType"], "NONE");
+}
+
+#[test]
+fn the_timeout_outlasts_every_request_budget() {
+    let t = template();
+    let timeout_s = t["Resources"]["HookFunction"]["Properties"]["Timeout"]
+        .as_u64()
+        .unwrap();
+    let params = &t["Parameters"];
+    for budget in ["FirebaseBudgetMs", "SupabaseBudgetMs"] {
+        let max_ms = params[budget]["MaxValue"].as_u64().unwrap();
+        assert!(timeout_s * 1000 > max_ms, "{budget}: {max_ms} ms");
+    }
+}
+
+#[test]
+fn the_role_reads_only_its_secret() {
+    let t = template();
+    let policies = t["Resources"]["HookFunction"]["Properties"]["Policies"]
+        .as_array()
+        .unwrap();
+    assert_eq!(policies.len(), 1, "{policies:?}");
+    let statements = policies[0]["Statement"].as_array().unwrap();
+    assert_eq!(statements.len(), 1);
+    let s = &statements[0];
+    assert_eq!(s["Effect"], "Allow");
+    assert_eq!(s["Action"], "secretsmanager:GetSecretValue");
+    let secret =
+        json!({"Fn::If": ["CreateSecret", {"Ref": "ZuploSecret"}, {"Ref": "ExistingSecretArn"}]});
+    assert_eq!(s["Resource"], secret);
+    // The function is told to read that same secret.
+    let env = &t["Resources"]["HookFunction"]["Properties"]["Environment"]["Variables"];
+    assert_eq!(env["ZUPLO_SECRET_ID"], secret);
+    assert_eq!(t["Resources"]["ZuploSecret"]["Condition"], "CreateSecret");
+}
+
+#[test]
+fn every_setting_is_a_parameter_the_function_reads() {
+    let t = template();
+    let env = t["Resources"]["HookFunction"]["Properties"]["Environment"]["Variables"]
+        .as_object()
+        .unwrap();
+    let in_template: BTreeSet<String> = env.keys().cloned().collect();
+    let read = variables_read_by_config();
+    // Emulator mode and the certificate URL exist for local runs and tests only.
+    let local_only: BTreeSet<String> = ["FIREBASE_AUTH_EMULATOR", "FIREBASE_CERTS_URL"]
+        .map(String::from)
+        .into();
+    let expected: BTreeSet<String> = read.difference(&local_only).cloned().collect();
+    assert_eq!(in_template, expected);
+    for (name, value) in env {
+        if name != "ZUPLO_SECRET_ID" {
+            let param = value["Ref"].as_str().unwrap_or_else(|| panic!("{name}"));
+            assert!(t["Parameters"][param].is_object(), "{name} -> {param}");
+        }
+    }
+}
+
+#[test]
+fn outputs_give_the_url_of_every_route() {
+    let t = template();
+    let http = source("src/http.rs");
+    for (output, route) in [
+        ("FirebaseBeforeCreateUrl", "firebase/before-create"),
+        ("FirebaseBeforeSignInUrl", "firebase/before-sign-in"),
+        (
+            "SupabaseCustomAccessTokenUrl",
+            "supabase/custom-access-token",
+        ),
+        (
+            "SupabaseBeforeUserCreatedUrl",
+            "supabase/before-user-created",
+        ),
+    ] {
+        let value = t["Outputs"][output]["Value"]["Fn::Sub"].as_str().unwrap();
+        assert_eq!(value, format!("${{HookFunctionUrl.FunctionUrl}}{route}"));
+        assert!(http.contains(&format!("\"/{route}\"")), "{route} is routed");
+    }
+}
+
+#[test]
+fn alarms_watch_errors_and_failed_provisioning() {
+    let t = template();
+    let r = &t["Resources"];
+    assert_eq!(
+        r["FunctionErrorsAlarm"]["Properties"]["MetricName"],
+        "Errors"
+    );
+    assert_eq!(
+        r["FunctionErrorsAlarm"]["Properties"]["Namespace"],
+        "AWS/Lambda"
+    );
+    for (alarm, metric) in [
+        ("ProvisionFailedOpenAlarm", "ProvisionFailedOpen"),
+        ("ProvisionFailedClosedAlarm", "ProvisionFailedClosed"),
+    ] {
+        let p = &r[alarm]["Properties"];
+        assert_eq!(p["MetricName"], metric);
+        assert_eq!(p["Namespace"], json!({"Ref": "MetricsNamespace"}));
+        // The metric is emitted under the same name by the function.
+        assert!(source("src/telemetry.rs").contains(&format!("\"{metric}\"")));
+        // Published without dimensions, so the alarm needs none.
+        assert!(p.get("Dimensions").is_none());
+    }
+    let logs = &r["HookLogGroup"]["Properties"];
+    assert_eq!(logs["RetentionInDays"], json!({"Ref": "LogRetentionDays"}));
+}
