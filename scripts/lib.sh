@@ -14,6 +14,8 @@ CARGO_LAMBDA_REQ='cargo-lambda==1.9.2'
 SAM_REQ='aws-sam-cli==1.170.0 cfn-lint==1.58.0'
 # The official signer that tests/webhook_signatures.rs cross-checks our verifier with.
 WEBHOOKS_REQ='standardwebhooks==1.1.0'
+# Reads template.yaml for tests/template.rs.
+PYYAML_REQ='PyYAML==6.0.4'
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 

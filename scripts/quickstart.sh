@@ -40,7 +40,8 @@ FN_PORT="${QUICKSTART_PORT:-$(free_port)}"
 cargo lambda watch --bin zuplo-auth-hooks --invoke-address 127.0.0.1 --invoke-port "$FN_PORT" \
   --ignore-changes --env-file "$RUN_DIR/function.env" </dev/null >"$RUN_DIR/function.log" 2>&1 &
 PIDS+=("$!")
-wait_http "http://127.0.0.1:$FN_PORT/" 60
+# Through the Function URL path, so that only the real function instance starts.
+wait_http "http://127.0.0.1:$FN_PORT/lambda-url/zuplo-auth-hooks/" 60
 log "function (cargo lambda watch) on http://127.0.0.1:$FN_PORT; logs in .quickstart/function.log"
 
 invoke() {

@@ -145,7 +145,10 @@ async fn no_token_key_or_jwt_is_ever_logged() {
     for doc in &metrics {
         logs.push_str(&doc.to_string());
     }
-    assert!(logs.contains("outcome=\"created\""), "capture works: {logs}");
+    assert!(
+        logs.contains("outcome=\"created\""),
+        "capture works: {logs}"
+    );
     assert!(logs.contains("rejected"), "{logs}");
     let keys: Vec<String> = h
         .zuplo
