@@ -62,19 +62,8 @@ local_secrets "zuplo-auth-hooks/bench"
 start_standin target/release/zuplo-standin "$OUT/zuplo-standin.log"
 
 # scripts/quickstart.sh's settings; the Lambda variables themselves (runtime API,
-# memory size, credentials) are added per process by bench_cold_start.py.
-cat >"$OUT/function.env" <<ENV
-AWS_ENDPOINT_URL_SECRETS_MANAGER=$MOTO_URL
-ZUPLO_API_URL=$ZUPLO_URL
-ZUPLO_ACCOUNT=demo-account
-ZUPLO_BUCKET=demo-bucket
-ZUPLO_SECRET_ID=$SECRET_ID
-FIREBASE_PROJECT_ID=demo-project
-FIREBASE_AUDIENCE=https://hooks.example.test/firebase/before-create,https://hooks.example.test/firebase/before-sign-in
-FIREBASE_AUTH_EMULATOR=true
-SIGNUP_ALLOWED_EMAIL_DOMAINS=example.com
-RUST_LOG=info
-ENV
+# memory size) are added per process by bench_cold_start.py.
+write_function_env "$OUT/function.env"
 
 log "measuring ($COLD_RUNS cold starts, $WARM warm invocations); logs in $OUT/"
 if ! python3 scripts/bench_cold_start.py run --env-file "$OUT/function.env" \

@@ -101,6 +101,44 @@ start_standin() {
   log "Zuplo Developer API stand-in on $ZUPLO_URL"
 }
 
+# write_function_env FILE : the function's settings for local runs, pointed at the
+# local stand-ins (needs MOTO_URL, ZUPLO_URL, SECRET_ID). Emulator mode lets the sample
+# events carry unsigned tokens (README, "Sample events"); their aud is hooks.example.test.
+write_function_env() {
+  cat >"$1" <<ENV
+AWS_ACCESS_KEY_ID=test
+AWS_SECRET_ACCESS_KEY=test
+AWS_REGION=us-east-1
+AWS_ENDPOINT_URL_SECRETS_MANAGER=$MOTO_URL
+ZUPLO_API_URL=$ZUPLO_URL
+ZUPLO_ACCOUNT=demo-account
+ZUPLO_BUCKET=demo-bucket
+ZUPLO_SECRET_ID=$SECRET_ID
+FIREBASE_PROJECT_ID=demo-project
+FIREBASE_AUDIENCE=https://hooks.example.test/firebase/before-create,https://hooks.example.test/firebase/before-sign-in
+FIREBASE_AUTH_EMULATOR=true
+SIGNUP_ALLOWED_EMAIL_DOMAINS=example.com
+RUST_LOG=info
+ENV
+}
+
+# start_function ENVFILE LOGFILE [PORT] : the real function under `cargo lambda watch`;
+# exports FN_PORT and FUNCTION_URL. cargo lambda watch emulates the Function URL under
+# /lambda-url/<function>/, and the function sees the rest as its rawPath, as behind
+# https://<id>.lambda-url.<region>.on.aws. (Any other path reaches a second instance
+# named "_", so the wait goes through the Function URL path.)
+start_function() {
+  FN_PORT="${3:-}"
+  FN_PORT="${FN_PORT:-$(free_port)}"
+  cargo lambda watch --bin zuplo-auth-hooks --invoke-address 127.0.0.1 --invoke-port "$FN_PORT" \
+    --ignore-changes --env-file "$1" </dev/null >"$2" 2>&1 &
+  PIDS+=("$!")
+  FUNCTION_URL="http://127.0.0.1:$FN_PORT/lambda-url/zuplo-auth-hooks"
+  export FN_PORT FUNCTION_URL
+  wait_http "$FUNCTION_URL/" 60
+  log "function (cargo lambda watch) at $FUNCTION_URL; logs in $2"
+}
+
 # create_secret NAME VALUE : through moto's wire protocol, no AWS CLI needed.
 create_secret() {
   local body

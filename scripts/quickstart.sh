@@ -18,31 +18,8 @@ start_moto
 local_secrets "zuplo-auth-hooks/quickstart"
 start_standin target/debug/zuplo-standin "$RUN_DIR/zuplo-standin.log"
 
-# The same settings a deployment has, pointed at the local stand-ins. Emulator mode
-# lets the sample events carry unsigned tokens (see README, "Sample events").
-cat >"$RUN_DIR/function.env" <<ENV
-AWS_ACCESS_KEY_ID=test
-AWS_SECRET_ACCESS_KEY=test
-AWS_REGION=us-east-1
-AWS_ENDPOINT_URL_SECRETS_MANAGER=$MOTO_URL
-ZUPLO_API_URL=$ZUPLO_URL
-ZUPLO_ACCOUNT=demo-account
-ZUPLO_BUCKET=demo-bucket
-ZUPLO_SECRET_ID=$SECRET_ID
-FIREBASE_PROJECT_ID=demo-project
-FIREBASE_AUDIENCE=https://hooks.example.test/firebase/before-create,https://hooks.example.test/firebase/before-sign-in
-FIREBASE_AUTH_EMULATOR=true
-SIGNUP_ALLOWED_EMAIL_DOMAINS=example.com
-RUST_LOG=info
-ENV
-
-FN_PORT="${QUICKSTART_PORT:-$(free_port)}"
-cargo lambda watch --bin zuplo-auth-hooks --invoke-address 127.0.0.1 --invoke-port "$FN_PORT" \
-  --ignore-changes --env-file "$RUN_DIR/function.env" </dev/null >"$RUN_DIR/function.log" 2>&1 &
-PIDS+=("$!")
-# Through the Function URL path, so that only the real function instance starts.
-wait_http "http://127.0.0.1:$FN_PORT/lambda-url/zuplo-auth-hooks/" 60
-log "function (cargo lambda watch) on http://127.0.0.1:$FN_PORT; logs in .quickstart/function.log"
+write_function_env "$RUN_DIR/function.env"
+start_function "$RUN_DIR/function.env" "$RUN_DIR/function.log" "${QUICKSTART_PORT:-}"
 
 invoke() {
   cargo lambda invoke zuplo-auth-hooks --invoke-address 127.0.0.1 --invoke-port "$FN_PORT" \

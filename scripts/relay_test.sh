@@ -29,32 +29,8 @@ start_standin target/debug/zuplo-standin "$RUN_DIR/zuplo-standin.log"
 # The quick start's settings. The sample events' tokens are unsigned (emulator mode)
 # and their aud is hooks.example.test; behind a real relay, FIREBASE_AUDIENCE lists
 # the relay's URLs instead.
-cat >"$RUN_DIR/function.env" <<ENV
-AWS_ACCESS_KEY_ID=test
-AWS_SECRET_ACCESS_KEY=test
-AWS_REGION=us-east-1
-AWS_ENDPOINT_URL_SECRETS_MANAGER=$MOTO_URL
-ZUPLO_API_URL=$ZUPLO_URL
-ZUPLO_ACCOUNT=demo-account
-ZUPLO_BUCKET=demo-bucket
-ZUPLO_SECRET_ID=$SECRET_ID
-FIREBASE_PROJECT_ID=demo-project
-FIREBASE_AUDIENCE=https://hooks.example.test/firebase/before-create,https://hooks.example.test/firebase/before-sign-in
-FIREBASE_AUTH_EMULATOR=true
-SIGNUP_ALLOWED_EMAIL_DOMAINS=example.com
-RUST_LOG=info
-ENV
-
-FN_PORT="$(free_port)"
-cargo lambda watch --bin zuplo-auth-hooks --invoke-address 127.0.0.1 --invoke-port "$FN_PORT" \
-  --ignore-changes --env-file "$RUN_DIR/function.env" </dev/null >"$RUN_DIR/function.log" 2>&1 &
-PIDS+=("$!")
-# cargo lambda watch emulates the Function URL under /lambda-url/<function>/: the
-# function sees the rest as its rawPath, as behind https://<id>.lambda-url.<region>.on.aws.
-# (Any other path also reaches it, through a second instance named "_": wait here.)
-FUNCTION_URL="http://127.0.0.1:$FN_PORT/lambda-url/zuplo-auth-hooks"
-wait_http "$FUNCTION_URL/" 60
-log "function (cargo lambda watch) at $FUNCTION_URL; logs in .quickstart/relay/function.log"
+write_function_env "$RUN_DIR/function.env"
+start_function "$RUN_DIR/function.env" "$RUN_DIR/function.log"
 
 # The first call starts the function (compiling it if src/ changed): wait for it here,
 # not inside the relay's 6.5 s. A forged token is refused without touching the stand-ins.
