@@ -122,6 +122,20 @@ async fn no_token_key_or_jwt_is_ever_logged() {
         401
     );
 
+    // The sign-up gate, allowed and refused, and an unknown route.
+    for email in ["gate@example.com", ""] {
+        let body = before_user_created_body(email, false);
+        let req = signed_request(BUC, &body, HOOK_SECRET, now());
+        signatures.push(
+            req.headers()["webhook-signature"]
+                .to_str()
+                .unwrap()
+                .to_owned(),
+        );
+        assert_eq!(h.send(req).await.status, 200);
+    }
+    assert_eq!(h.post("/unknown", "{}").await.0, 404);
+
     // A rotation (401 then a re-read secret).
     let rotated = "zpka_rotated_secret_value_for_logs";
     put_secret(&h.secret_id, &json!({"zuplo_api_key": rotated}).to_string()).await;
