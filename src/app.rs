@@ -1,6 +1,7 @@
 //! Shared state, built once per Lambda container and borrowed by every request.
 
 use std::sync::Arc;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -32,9 +33,16 @@ pub struct App {
     deadline_margin: Duration,
     /// The caller's clock started before our init did: the first request pays for it.
     init_started: Instant,
+    /// When warm-up finished.
+    ready_at: OnceLock<Instant>,
     first_request: AtomicBool,
     telemetry: Telemetry,
 }
+
+/// A first request that arrives later than this after init finished did not wait for
+/// it: Lambda started the container ahead of demand. (After a real cold start the
+/// runtime asks for the event right away, within a millisecond or two.)
+const COLD_START_GAP: Duration = Duration::from_millis(100);
 
 impl App {
     pub fn new(config: &Config, aws: &aws_config::SdkConfig) -> Result<Self, reqwest::Error> {
@@ -101,6 +109,7 @@ impl App {
             supabase,
             deadline_margin: config.deadline_margin,
             init_started,
+            ready_at: OnceLock::new(),
             first_request: AtomicBool::new(true),
             telemetry: Telemetry::new(
                 config.metrics_namespace.clone(),
@@ -127,8 +136,8 @@ impl App {
 
     /// The container's first request most likely waited for the cold start, and the
     /// caller's 7 s or 5 s include it: its budget counts from the start of init.
-    /// Treats the container as warm: no request pays for init. For hosts that start
-    /// containers ahead of demand, and for tests that measure warm behaviour.
+    /// Treats the container as warm: no request pays for init. For tests that measure
+    /// warm behaviour.
     pub fn mark_warm(&self) {
         self.first_request.store(false, Ordering::Relaxed);
     }
@@ -138,10 +147,11 @@ impl App {
         self.first_request.swap(false, Ordering::Relaxed)
     }
 
-    /// The end of `budget` counted from the start of init, unless init finished a whole
-    /// budget ago (then the container was started ahead of demand).
+    /// The end of `budget` counted from the start of init, for a first request that
+    /// waited for init; `None` when the container was started ahead of demand.
     pub fn init_deadline(&self, budget: Duration) -> Option<Deadline> {
-        (self.init_started.elapsed() < budget).then(|| Deadline::at(self.init_started + budget))
+        let ready = self.ready_at.get().copied().unwrap_or(self.init_started);
+        (ready.elapsed() < COLD_START_GAP).then(|| Deadline::at(self.init_started + budget))
     }
 
     pub fn telemetry(&self) -> &Telemetry {
@@ -160,7 +170,8 @@ impl App {
         let secret_and_zuplo = async {
             match self.secrets.current(deadline).await {
                 Err(e) => {
-                    tracing::error!(reason = %e, "init: could not read the secret; will retry on the first request")
+                    tracing::error!(reason = %e, "init: could not read the secret; will retry on the first request");
+                    self.secrets.forget_failure().await;
                 }
                 Ok(lease) => match self
                     .zuplo
@@ -188,6 +199,7 @@ impl App {
             }
         };
         tokio::join!(secret_and_zuplo, certs);
+        let _ = self.ready_at.set(Instant::now());
     }
 
     pub async fn handle(&self, req: Request) -> Response<Body> {

@@ -11,6 +11,7 @@ pub mod consumer_cache;
 pub mod deadline;
 pub mod firebase;
 pub mod http;
+pub mod logging;
 pub mod provision;
 pub mod reply;
 pub mod retry;

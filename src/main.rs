@@ -22,7 +22,7 @@ fn main() -> Result<(), Error> {
 }
 
 async fn run() -> Result<(), Error> {
-    lambda_http::tracing::init_default_subscriber();
+    zuplo_auth_hooks::logging::init();
 
     // A configuration error is the one failure allowed to stop init: it names the
     // variable to fix, and no request could succeed without it.

@@ -197,6 +197,9 @@ impl SecretStore {
                 return match self.fetch_into(&mut state, short).await {
                     Ok(fresh) => Ok(fresh),
                     Err(e) => {
+                        // Even a timeout pauses here: the short refresh budget ran out,
+                        // and every request paying it again would only slow sign-ups.
+                        state.last_failure = Some((Instant::now(), e.clone()));
                         tracing::warn!(reason = %e, age_s = age.as_secs(), "secret refresh failed; using the last good copy");
                         Ok(lease)
                     }
@@ -238,6 +241,12 @@ impl SecretStore {
         self.fetch_into(&mut state, deadline).await
     }
 
+    /// Forgets the last failure, so that the next request tries at once: init's
+    /// warm-up calls it, because the first request was promised a retry.
+    pub async fn forget_failure(&self) {
+        self.state.lock().await.last_failure = None;
+    }
+
     async fn fetch_into(
         &self,
         state: &mut State,
@@ -246,7 +255,11 @@ impl SecretStore {
         let secrets = match self.fetch(deadline).await {
             Ok(secrets) => Arc::new(secrets),
             Err(e) => {
-                state.last_failure = Some((Instant::now(), e.clone()));
+                // A timeout says more about the caller's deadline than about Secrets
+                // Manager: only real failures pause the next attempts.
+                if e != SecretError::Timeout {
+                    state.last_failure = Some((Instant::now(), e.clone()));
+                }
                 return Err(e);
             }
         };
@@ -258,8 +271,15 @@ impl SecretStore {
         });
         state.last_failure = None;
         tracing::info!(generation, "loaded secrets from Secrets Manager");
-        if let Some(Err(e)) = &secrets.supabase_hook_keys {
-            tracing::error!(reason = %e, "supabase_hook_secret is malformed: the Supabase routes will refuse every request until it is fixed");
+        // Said once per load, not on every (possibly unauthenticated) Supabase request.
+        match &secrets.supabase_hook_keys {
+            Some(Err(e)) => {
+                tracing::error!(reason = %e, "supabase_hook_secret is malformed: the Supabase routes will refuse every request until it is fixed")
+            }
+            None => tracing::info!(
+                "the secret has no supabase_hook_secret: the Supabase routes answer 404"
+            ),
+            Some(Ok(_)) => {}
         }
         Ok(Lease {
             secrets,

@@ -241,8 +241,8 @@ impl Telemetry {
 }
 
 /// The EMF document of one request. Every metric is published without dimensions (for
-/// alarms and dashboards over the whole function) and per `Route`; `RequestRejected`
-/// also per `Reason`.
+/// alarms and dashboards over the whole function: the alarms depend on the `[]` set)
+/// and per `Route`; `RequestRejected` also per `Reason`.
 pub fn emf(namespace: &str, facts: &RequestFacts<'_>, report: &Report, now: SystemTime) -> Value {
     let mut values = Map::new();
     let mut metrics = Vec::new();
@@ -263,19 +263,26 @@ pub fn emf(namespace: &str, facts: &RequestFacts<'_>, report: &Report, now: Syst
             "Milliseconds",
             headroom.as_millis() as u64,
         );
+        // Headroom stops at zero: an answer at or past the deadline is counted apart.
+        if headroom.is_zero() {
+            put("DeadlineMissed", "Count", 1);
+        }
     }
     if facts.cold_start {
         put("ColdStart", "Count", 1);
     }
-    let mut directives = vec![json!({
-        "Namespace": namespace,
-        "Dimensions": [[], ["Route"]],
-        "Metrics": metrics,
-    })];
+    let mut directives = Vec::new();
+    if !metrics.is_empty() {
+        directives.push(json!({
+            "Namespace": namespace,
+            "Dimensions": [[], ["Route"]],
+            "Metrics": metrics,
+        }));
+    }
     if rejected {
         directives.push(json!({
             "Namespace": namespace,
-            "Dimensions": [[], ["Reason"]],
+            "Dimensions": [[], ["Route"], ["Reason"]],
             "Metrics": [{"Name": "RequestRejected", "Unit": "Count"}],
         }));
         values.insert("RequestRejected".into(), 1.into());
@@ -370,6 +377,91 @@ mod tests {
             }
             assert!(doc.get("ColdStart").is_none());
             assert!(doc.get("ZuploLatencyMs").is_none());
+        }
+    }
+
+    /// Which dimension sets publish `metric` in `doc`.
+    fn dimension_sets(doc: &Value, metric: &str) -> Vec<Value> {
+        doc["_aws"]["CloudWatchMetrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| {
+                d["Metrics"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|m| m["Name"] == metric)
+            })
+            .flat_map(|d| d["Dimensions"].as_array().unwrap().clone())
+            .collect()
+    }
+
+    #[test]
+    fn every_metric_is_published_without_dimensions_and_per_route() {
+        let mut report = Report::new(Outcome::FailedOpen);
+        report.zuplo = Some(Duration::from_millis(5));
+        let doc = emf("ZuploAuthHooks", &facts(true), &report, SystemTime::now());
+        for metric in [
+            "ProvisionFailedOpen",
+            "ZuploLatencyMs",
+            "DeadlineHeadroomMs",
+            "ColdStart",
+        ] {
+            let sets = dimension_sets(&doc, metric);
+            assert!(
+                sets.contains(&json!([])),
+                "{metric}: the alarms need the [] set"
+            );
+            assert!(sets.contains(&json!(["Route"])), "{metric}");
+        }
+        let rejected = emf(
+            "ZuploAuthHooks",
+            &facts(false),
+            &Report::rejected("token", "x"),
+            SystemTime::now(),
+        );
+        let sets = dimension_sets(&rejected, "RequestRejected");
+        for set in [json!([]), json!(["Route"]), json!(["Reason"])] {
+            assert!(sets.contains(&set), "{set}");
+        }
+    }
+
+    #[test]
+    fn an_answer_with_no_time_left_counts_as_a_missed_deadline() {
+        let mut late = facts(false);
+        late.headroom = Some(Duration::ZERO);
+        let doc = emf(
+            "ZuploAuthHooks",
+            &late,
+            &Report::new(Outcome::FailedOpen),
+            SystemTime::now(),
+        );
+        assert_valid_emf(&doc);
+        assert_eq!(doc["DeadlineMissed"], 1);
+        let doc = emf(
+            "ZuploAuthHooks",
+            &facts(false),
+            &Report::new(Outcome::Created),
+            SystemTime::now(),
+        );
+        assert!(doc.get("DeadlineMissed").is_none());
+    }
+
+    #[test]
+    fn a_request_refused_before_routing_has_no_empty_directive() {
+        let mut unrouted = facts(false);
+        unrouted.headroom = None;
+        unrouted.route = "unknown";
+        let doc = emf(
+            "ZuploAuthHooks",
+            &unrouted,
+            &Report::rejected("route", "404"),
+            SystemTime::now(),
+        );
+        assert_valid_emf(&doc);
+        for d in doc["_aws"]["CloudWatchMetrics"].as_array().unwrap() {
+            assert!(!d["Metrics"].as_array().unwrap().is_empty(), "{doc}");
         }
     }
 

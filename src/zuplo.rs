@@ -219,7 +219,9 @@ async fn send(
         .await
         .map_err(|_| ZuploError::Timeout)?
         .map_err(|e| {
-            if e.is_timeout() {
+            // reqwest also reports the 2 s connect timeout as a timeout: that one is a
+            // connection failure, worth retrying, unless the deadline itself has come.
+            if e.is_timeout() && deadline.remaining() < Duration::from_millis(50) {
                 ZuploError::Timeout
             } else {
                 // reqwest's message names the URL, which carries no secret.

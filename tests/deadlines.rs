@@ -383,9 +383,15 @@ async fn secrets_manager_down_at_init_is_retried_lazily() {
             ..Options::default()
         })
         .await;
-        // Init survived; the first request tries again and fails per FAIL_MODE.
-        // (Nothing cached: failed reads are repeated at most once a second.)
+        // Init survived; the first request tries again (it is not held back by init's
+        // failure) and fails per FAIL_MODE. After that, with nothing cached, failed
+        // reads are repeated at most once a second.
+        let before = h.secrets.calls();
         let (answer, elapsed, id) = call(&h, Route::BeforeCreate, "lazy").await;
+        assert!(
+            h.secrets.calls() > before,
+            "the first request read the secret again"
+        );
         assert!(id.is_none());
         assert_failed_per_mode(Route::BeforeCreate, mode, &answer, mode);
         assert!(elapsed <= FIREBASE_BUDGET + SLACK);
@@ -450,15 +456,15 @@ async fn without_a_grace_period_expired_certificates_are_not_used() {
 
 #[tokio::test]
 async fn the_first_request_after_a_cold_start_pays_for_the_init_time() {
+    // Init takes 500 ms (a slow Secrets Manager), and the caller waits through it.
     let h = Harness::with(Options {
         env: vec![("FIREBASE_BUDGET_MS", "1500".into())],
         warm_up: true,
         cold: true,
+        secrets_delay_ms: 500,
         ..Options::default()
     })
     .await;
-    // Init (and the caller's wait for it) took 500 ms more.
-    tokio::time::sleep(Duration::from_millis(500)).await;
     h.zuplo.push_fault(delay(10_000));
     let (answer, first, _) = call(&h, Route::BeforeCreate, "cold-1").await;
     assert_eq!(answer.json, json!({}));
@@ -468,6 +474,25 @@ async fn the_first_request_after_a_cold_start_pays_for_the_init_time() {
     let (_, second, _) = call(&h, Route::BeforeCreate, "cold-2").await;
     assert!(second >= Duration::from_millis(1450), "{second:?}");
     assert!(second <= Duration::from_millis(1500) + SLACK, "{second:?}");
+}
+
+#[tokio::test]
+async fn a_container_started_ahead_of_demand_gives_its_first_request_the_whole_budget() {
+    let h = Harness::with(Options {
+        env: vec![("FIREBASE_BUDGET_MS", "1500".into())],
+        warm_up: true,
+        cold: true,
+        secrets_delay_ms: 500,
+        ..Options::default()
+    })
+    .await;
+    // Nobody was waiting: the first request comes well after init.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    h.zuplo.push_fault(delay(10_000));
+    let (answer, first, _) = call(&h, Route::BeforeCreate, "prewarmed").await;
+    assert_eq!(answer.json, json!({}));
+    assert!(first >= Duration::from_millis(1450), "{first:?}");
+    assert!(first <= Duration::from_millis(1500) + SLACK, "{first:?}");
 }
 
 #[tokio::test]

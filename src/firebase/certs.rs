@@ -7,7 +7,7 @@
 //! A `kid` that the set does not know is still refused.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use jsonwebtoken::DecodingKey;
@@ -36,10 +36,16 @@ pub enum CertError {
     UnknownKid,
 }
 
-#[derive(Default)]
-struct State {
+/// The set in use. Read without waiting, so that a slow refresh (or a forged token
+/// that triggers one) never holds up requests whose key is already known.
+#[derive(Clone, Default)]
+struct Snapshot {
     keys: Arc<HashMap<String, DecodingKey>>,
     expires_at: Option<Instant>,
+}
+
+#[derive(Default)]
+struct RefreshState {
     /// When an unknown kid last caused a refetch (not when the set was last fetched:
     /// a key rotated in just after a scheduled fetch must still be picked up).
     last_unknown_kid_refetch: Option<Instant>,
@@ -50,8 +56,17 @@ pub struct CertCache {
     http: reqwest::Client,
     url: String,
     grace: Duration,
-    // Held across the fetch so that concurrent misses share one call.
-    state: Mutex<State>,
+    snapshot: RwLock<Snapshot>,
+    // Held across the fetch, so that concurrent refreshes share one call.
+    refresh: Mutex<RefreshState>,
+}
+
+/// With nothing usable cached, a failed fetch is repeated at most this often, so that a
+/// flood of (possibly forged) tokens cannot turn into a flood of calls to Google.
+const EMPTY_RETRY_PAUSE: Duration = Duration::from_secs(1);
+
+fn unavailable(what: &str) -> CertError {
+    CertError::Unavailable(what.to_owned())
 }
 
 impl CertCache {
@@ -61,23 +76,38 @@ impl CertCache {
             http,
             url,
             grace,
-            state: Mutex::new(State::default()),
+            snapshot: RwLock::new(Snapshot::default()),
+            refresh: Mutex::new(RefreshState::default()),
         }
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        self.snapshot
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn key_in(snapshot: &Snapshot, kid: &str) -> Result<DecodingKey, CertError> {
+        snapshot.keys.get(kid).cloned().ok_or(CertError::UnknownKid)
     }
 
     /// The verification key for `kid`, from the cached set or a fresh one.
     pub async fn key(&self, kid: &str, deadline: Deadline) -> Result<DecodingKey, CertError> {
-        let mut state = deadline
-            .run(self.state.lock())
-            .await
-            .map_err(|_| CertError::Unavailable("deadline passed waiting for a refresh".into()))?;
         let now = Instant::now();
-        if state.expires_at.is_some_and(|e| now < e) {
-            if let Some(key) = state.keys.get(kid) {
-                return Ok(key.clone());
+        let snap = self.snapshot();
+        let short = deadline.min(Deadline::after(STALE_REFRESH_BUDGET));
+
+        if snap.expires_at.is_some_and(|e| now < e) {
+            if let Ok(key) = Self::key_in(&snap, kid) {
+                return Ok(key);
             }
             // Google may have rotated keys before our copy expired; but only refetch
-            // once in a while for kids we do not know.
+            // once in a while for kids we do not know, and briefly.
+            let mut state = self.lock(deadline).await?;
+            if let Ok(key) = Self::key_in(&self.snapshot(), kid) {
+                return Ok(key);
+            }
             if state
                 .last_unknown_kid_refetch
                 .is_some_and(|t| now.duration_since(t) < UNKNOWN_KID_REFETCH_INTERVAL)
@@ -86,52 +116,87 @@ impl CertCache {
             }
             state.last_unknown_kid_refetch = Some(now);
             // No fallback here: a kid we do not know cannot be verified with what we have.
-            self.refresh(&mut state, deadline).await?;
-            return state.keys.get(kid).cloned().ok_or(CertError::UnknownKid);
+            self.refresh(&mut state, short).await?;
+            return Self::key_in(&self.snapshot(), kid);
         }
 
-        let stale_usable = state.expires_at.is_some_and(|e| now < e + self.grace);
-        if !stale_usable {
-            self.refresh(&mut state, deadline).await?;
-            return state.keys.get(kid).cloned().ok_or(CertError::UnknownKid);
-        }
-        let paused = state
-            .last_failed_refresh
-            .is_some_and(|t| now.duration_since(t) < FAILED_REFRESH_PAUSE);
-        if !paused {
-            let short = deadline.min(Deadline::after(STALE_REFRESH_BUDGET));
-            match self.refresh(&mut state, short).await {
-                Ok(()) => state.last_failed_refresh = None,
-                Err(e) => {
+        if snap.expires_at.is_some_and(|e| now < e + self.grace) {
+            // Stale but usable: one request tries a short refresh, the others go on
+            // with the set they have.
+            if let Ok(mut state) = self.refresh.try_lock() {
+                let paused = state
+                    .last_failed_refresh
+                    .is_some_and(|t| now.duration_since(t) < FAILED_REFRESH_PAUSE);
+                if !paused && let Err(e) = self.refresh(&mut state, short).await {
                     tracing::warn!(reason = %e, "certificate refresh failed; verifying with the last good set");
-                    state.last_failed_refresh = Some(now);
                 }
             }
+            return Self::key_in(&self.snapshot(), kid);
         }
-        state.keys.get(kid).cloned().ok_or(CertError::UnknownKid)
+
+        // Nothing usable: wait for a fetch, shared with concurrent requests.
+        let mut state = self.lock(deadline).await?;
+        let snap = self.snapshot();
+        if snap.expires_at.is_some_and(|e| Instant::now() < e) {
+            return Self::key_in(&snap, kid);
+        }
+        if state
+            .last_failed_refresh
+            .is_some_and(|t| t.elapsed() < EMPTY_RETRY_PAUSE)
+        {
+            return Err(unavailable("the last fetch failed moments ago"));
+        }
+        self.refresh(&mut state, deadline).await?;
+        Self::key_in(&self.snapshot(), kid)
     }
 
     /// Fetches the set now; used at init to warm the cache.
     pub async fn prefetch(&self, deadline: Deadline) -> Result<usize, CertError> {
-        let mut state = deadline
-            .run(self.state.lock())
-            .await
-            .map_err(|_| CertError::Unavailable("deadline passed waiting for a refresh".into()))?;
-        self.refresh(&mut state, deadline).await?;
-        Ok(state.keys.len())
+        let mut state = self.lock(deadline).await?;
+        if let Err(e) = self.refresh(&mut state, deadline).await {
+            // Init's failure must not pause the first request's own attempt.
+            state.last_failed_refresh = None;
+            return Err(e);
+        }
+        Ok(self.snapshot().keys.len())
     }
 
-    async fn refresh(&self, state: &mut State, deadline: Deadline) -> Result<(), CertError> {
-        let (keys, max_age) = deadline.run(self.fetch(deadline)).await.map_err(|_| {
-            CertError::Unavailable("deadline passed fetching certificates".into())
-        })??;
+    async fn lock(
+        &self,
+        deadline: Deadline,
+    ) -> Result<tokio::sync::MutexGuard<'_, RefreshState>, CertError> {
+        deadline
+            .run(self.refresh.lock())
+            .await
+            .map_err(|_| unavailable("deadline passed waiting for a refresh"))
+    }
+
+    async fn refresh(&self, state: &mut RefreshState, deadline: Deadline) -> Result<(), CertError> {
+        let fetched = deadline
+            .run(self.fetch(deadline))
+            .await
+            .map_err(|_| unavailable("deadline passed fetching certificates"))
+            .and_then(|r| r);
+        let (keys, max_age) = match fetched {
+            Ok(fetched) => fetched,
+            Err(e) => {
+                state.last_failed_refresh = Some(Instant::now());
+                return Err(e);
+            }
+        };
         tracing::info!(
             keys = keys.len(),
             max_age_s = max_age.as_secs(),
             "loaded signing certificates"
         );
-        state.keys = Arc::new(keys);
-        state.expires_at = Some(Instant::now() + max_age);
+        state.last_failed_refresh = None;
+        *self
+            .snapshot
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Snapshot {
+            keys: Arc::new(keys),
+            expires_at: Some(Instant::now() + max_age),
+        };
         Ok(())
     }
 

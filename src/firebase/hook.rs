@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use super::certs::CertError;
 use super::token::{BlockingClaims, EventType, TokenError, TokenVerifier};
 use crate::config::FailMode;
 use crate::deadline::Deadline;
@@ -106,9 +107,15 @@ impl FirebaseHooks {
                 );
             }
             Err(e) => {
+                // Google's certificates out of reach is an outage, not a bad token: its
+                // own reason, so that it does not look like probing in the metrics.
+                let kind = match e {
+                    TokenError::Certs(CertError::Unavailable(_)) => "certs_unavailable",
+                    _ => "token",
+                };
                 return (
                     Reply::error(401, "Unauthenticated"),
-                    Report::rejected("token", e.to_string()),
+                    Report::rejected(kind, e.to_string()),
                 );
             }
         };

@@ -123,16 +123,12 @@ impl SupabaseHooks {
         let keys = match &lease.secrets.supabase_hook_keys {
             Some(Ok(keys)) => keys,
             None => {
-                tracing::error!(
-                    "the secret has no supabase_hook_secret field: Supabase hooks are disabled"
-                );
                 return Err(Box::new((
                     Reply::hook_failure(404, "Not Found: Supabase hooks are not enabled"),
                     Report::rejected("not_enabled", "no supabase_hook_secret in the secret"),
                 )));
             }
             Some(Err(e)) => {
-                tracing::error!(reason = %e, "supabase_hook_secret is malformed");
                 return Err(Box::new((
                     Reply::hook_failure(
                         500,

@@ -150,6 +150,7 @@ pub struct SecretsProxy {
     pub url: String,
     calls: Arc<AtomicUsize>,
     down: Arc<AtomicBool>,
+    delay_ms: Arc<AtomicU64>,
 }
 
 pub fn moto_url() -> String {
@@ -165,14 +166,24 @@ impl SecretsProxy {
         let upstream = moto_url();
         let calls = Arc::new(AtomicUsize::new(0));
         let down = Arc::new(AtomicBool::new(false));
+        let delay_ms = Arc::new(AtomicU64::new(0));
         let client = reqwest::Client::new();
-        let (c, d) = (calls.clone(), down.clone());
+        let (c, d, w) = (calls.clone(), down.clone(), delay_ms.clone());
         let router = axum::Router::new().fallback(
             move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
-                let (c, d, client, upstream) =
-                    (c.clone(), d.clone(), client.clone(), upstream.clone());
+                let (c, d, w, client, upstream) = (
+                    c.clone(),
+                    d.clone(),
+                    w.clone(),
+                    client.clone(),
+                    upstream.clone(),
+                );
                 async move {
                     c.fetch_add(1, Ordering::SeqCst);
+                    let wait = w.load(Ordering::SeqCst);
+                    if wait > 0 {
+                        tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+                    }
                     if d.load(Ordering::SeqCst) {
                         return (StatusCode::SERVICE_UNAVAILABLE, "proxy down").into_response();
                     }
@@ -206,7 +217,13 @@ impl SecretsProxy {
             url: format!("http://{addr}"),
             calls,
             down,
+            delay_ms,
         }
+    }
+
+    /// Every later call waits this long before it is answered.
+    pub fn set_delay_ms(&self, ms: u64) {
+        self.delay_ms.store(ms, Ordering::SeqCst);
     }
 
     pub fn calls(&self) -> usize {
@@ -261,6 +278,8 @@ pub struct Options {
     pub warm_up: bool,
     /// Secrets Manager is unreachable when the function starts (and stays so).
     pub secrets_down: bool,
+    /// Secrets Manager answers this slowly during init (a slow cold start).
+    pub secrets_delay_ms: u64,
     /// `max-age` of the certificate set, in seconds.
     pub certs_max_age: u64,
     /// Leave the first request to pay for the time since the app was built, as after
@@ -278,6 +297,7 @@ impl Default for Options {
             ),
             warm_up: false,
             secrets_down: false,
+            secrets_delay_ms: 0,
             certs_max_age: 3600,
             cold: false,
         }
@@ -319,6 +339,7 @@ impl Harness {
         certs.set_max_age(opts.certs_max_age);
         let secrets = SecretsProxy::start().await;
         secrets.set_down(opts.secrets_down);
+        secrets.set_delay_ms(opts.secrets_delay_ms);
         let secret_id = unique("zuplo-auth-hooks/test");
         if let Some(value) = &opts.secret {
             put_secret(&secret_id, value).await;
@@ -343,6 +364,7 @@ impl Harness {
         if opts.warm_up {
             app.warm_up().await;
         }
+        secrets.set_delay_ms(0);
         if !opts.cold {
             app.mark_warm();
         }
