@@ -103,7 +103,13 @@ fn the_role_reads_only_its_secret() {
         .unwrap();
     assert_eq!(policies.len(), 1, "{policies:?}");
     let statements = policies[0]["Statement"].as_array().unwrap();
-    assert_eq!(statements.len(), 1);
+    assert_eq!(statements.len(), 2);
+    // The second is kms:Decrypt on the secret's own key, only when one is given.
+    let kms = &statements[1]["Fn::If"];
+    assert_eq!(kms[0], "HasKmsKey");
+    assert_eq!(kms[1]["Action"], "kms:Decrypt");
+    assert_eq!(kms[1]["Resource"], json!({"Ref": "SecretKmsKeyArn"}));
+    assert_eq!(kms[2], json!({"Ref": "AWS::NoValue"}));
     let s = &statements[0];
     assert_eq!(s["Effect"], "Allow");
     assert_eq!(s["Action"], "secretsmanager:GetSecretValue");
@@ -164,14 +170,13 @@ fn outputs_give_the_url_of_every_route() {
 fn alarms_watch_errors_and_failed_provisioning() {
     let t = template();
     let r = &t["Resources"];
-    assert_eq!(
-        r["FunctionErrorsAlarm"]["Properties"]["MetricName"],
-        "Errors"
-    );
-    assert_eq!(
-        r["FunctionErrorsAlarm"]["Properties"]["Namespace"],
-        "AWS/Lambda"
-    );
+    for (alarm, metric) in [
+        ("FunctionErrorsAlarm", "Errors"),
+        ("FunctionThrottlesAlarm", "Throttles"),
+    ] {
+        assert_eq!(r[alarm]["Properties"]["MetricName"], metric);
+        assert_eq!(r[alarm]["Properties"]["Namespace"], "AWS/Lambda");
+    }
     for (alarm, metric) in [
         ("ProvisionFailedOpenAlarm", "ProvisionFailedOpen"),
         ("ProvisionFailedClosedAlarm", "ProvisionFailedClosed"),
