@@ -9,8 +9,8 @@ use zuplo_auth_hooks::{App, Config};
 ///
 /// | runtime        | cold start p50 | warm p50 | warm p99 | CPU/invocation | peak RSS |
 /// |----------------|---------------:|---------:|---------:|---------------:|---------:|
-/// | current_thread |       14.0 ms  |  0.31 ms |  0.46 ms |        0.18 ms |  8.4 MiB |
-/// | multi_thread   |       13.9 ms  |  0.46 ms |  0.75 ms |        0.41 ms |  9.2 MiB |
+/// | current_thread |       12.9 ms  |  0.39 ms |  0.52 ms |        0.24 ms |  8.4 MiB |
+/// | multi_thread   |       15.1 ms  |  0.47 ms |  0.78 ms |        0.41 ms |  9.0 MiB |
 ///
 /// The `multi-thread-runtime` feature builds the multi-threaded one, for comparison.
 fn main() -> Result<(), Error> {
