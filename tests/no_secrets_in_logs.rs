@@ -4,37 +4,13 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use common::*;
 use serde_json::json;
 use zuplo_standin::{Fault, FaultAction};
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn no_token_key_or_jwt_is_ever_logged() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    tracing::subscriber::set_global_default(
-        tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_writer(move || writer.clone())
-            .finish(),
-    )
-    .unwrap();
+    let captured = capture_logs(tracing::Level::TRACE);
 
     let h = Harness::with(Options {
         warm_up: true,
@@ -153,7 +129,7 @@ async fn no_token_key_or_jwt_is_ever_logged() {
     send(unsigned(&claims("log-g", "beforeCreate")), false).await;
 
     // The metrics documents go to the same log stream in Lambda: check them too.
-    let mut logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let mut logs = captured.text();
     let metrics = h.metrics();
     assert!(metrics.len() >= 10, "one document per request");
     for doc in &metrics {

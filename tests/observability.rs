@@ -5,25 +5,9 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use common::*;
 use serde_json::{Value, json};
 use zuplo_standin::{Fault, FaultAction};
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 fn with_request_id(mut req: lambda_http::Request, id: &str) -> lambda_http::Request {
     let mut ctx = lambda_http::Context::default();
@@ -45,15 +29,7 @@ fn metric_names(doc: &Value) -> Vec<String> {
 
 #[tokio::test]
 async fn each_request_gets_one_log_line_and_one_metrics_document() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    tracing::subscriber::set_global_default(
-        tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::INFO)
-            .with_writer(move || writer.clone())
-            .finish(),
-    )
-    .unwrap();
+    let captured = capture_logs(tracing::Level::INFO);
 
     let h = Harness::with(Options {
         env: vec![("SIGNUP_ALLOWED_EMAIL_DOMAINS", "example.com".into())],
@@ -211,7 +187,7 @@ async fn each_request_gets_one_log_line_and_one_metrics_document() {
         );
     }
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     let lines: Vec<&str> = logs.lines().filter(|l| l.contains(" request ")).collect();
     assert_eq!(lines.len(), expected.len(), "{logs}");
     for (i, (line, (outcome, _, _))) in lines.iter().zip(&expected).enumerate() {

@@ -746,3 +746,37 @@ pub fn supabase_accepts_claims(answer: &Answer) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// Everything logged in this test binary from now on; `level` is the most verbose kept.
+/// Installs the global subscriber, so a test binary calls it once.
+pub fn capture_logs(level: tracing::Level) -> CapturedLogs {
+    let captured = CapturedLogs::default();
+    let writer = captured.clone();
+    tracing::subscriber::set_global_default(
+        tracing_subscriber::fmt()
+            .with_max_level(level)
+            .with_writer(move || writer.clone())
+            .finish(),
+    )
+    .unwrap();
+    captured
+}
+
+#[derive(Clone, Default)]
+pub struct CapturedLogs(Arc<Mutex<Vec<u8>>>);
+
+impl CapturedLogs {
+    pub fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+impl std::io::Write for CapturedLogs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
