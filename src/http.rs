@@ -112,7 +112,7 @@ async fn dispatch(app: &App, req: &Request, cold_start: bool) -> Handled {
             "content_type",
         );
     }
-    match route {
+    let (budget, deadline, (reply, report)) = match route {
         Route::Firebase(event) => {
             let Some(hooks) = app.firebase() else {
                 return refuse(
@@ -124,14 +124,7 @@ async fn dispatch(app: &App, req: &Request, cold_start: bool) -> Handled {
             };
             let budget = hooks.budget();
             let deadline = request_deadline(app, req, budget, cold_start);
-            let (reply, report) = hooks.handle(event, body, deadline).await;
-            Handled {
-                reply,
-                report,
-                route: name,
-                budget,
-                deadline: Some(deadline),
-            }
+            (budget, deadline, hooks.handle(event, body, deadline).await)
         }
         Route::Supabase(hook) => {
             let hooks = app.supabase();
@@ -145,15 +138,19 @@ async fn dispatch(app: &App, req: &Request, cold_start: bool) -> Handled {
                 webhook_signature: header("webhook-signature"),
                 body,
             };
-            let (reply, report) = hooks.handle(hook, delivery, deadline).await;
-            Handled {
-                reply,
-                report,
-                route: name,
+            (
                 budget,
-                deadline: Some(deadline),
-            }
+                deadline,
+                hooks.handle(hook, delivery, deadline).await,
+            )
         }
+    };
+    Handled {
+        reply,
+        report,
+        route: name,
+        budget,
+        deadline: Some(deadline),
     }
 }
 

@@ -7,53 +7,18 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const { spawn } = require('node:child_process');
 
 const FUNCTION_URL = process.env.RELAY_FUNCTION_URL;
 const SKIP = FUNCTION_URL
   ? false
   : 'RELAY_FUNCTION_URL is not set: run scripts/relay_test.sh to test the relay against the real function';
-const SERVER = path.join(__dirname, '..', 'server.js');
+const { startRelay } = require('../support/relay-process');
 const EVENTS = path.join(__dirname, '..', '..', 'events');
 
 // The HTTP body Identity Platform would send, taken from a sample Function URL event.
 function eventBody(name) {
   const event = JSON.parse(fs.readFileSync(path.join(EVENTS, name), 'utf8'));
   return Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8');
-}
-
-// Starts `node server.js` on a free port (PORT=0) and waits for its listening line.
-function startRelay(env) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [SERVER], {
-      env: { PATH: process.env.PATH, PORT: '0', ...env },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (d) => {
-      stderr += d;
-      const m = /relay listening on (\d+)/.exec(stderr);
-      if (m && !child.started) {
-        child.started = true;
-        resolve({
-          url: `http://127.0.0.1:${m[1]}`,
-          logs: () => stderr,
-          stop() {
-            if (child.exitCode !== null) return Promise.resolve();
-            // SIGTERM waits for requests in flight: a hung one must not hang the tests.
-            const kill = setTimeout(() => child.kill('SIGKILL'), 3000);
-            return new Promise((done) => {
-              child.once('exit', () => done(clearTimeout(kill)));
-              child.kill('SIGTERM');
-            });
-          },
-        });
-      }
-    });
-    child.once('exit', (code) => {
-      if (!child.started) reject(new Error(`relay exited with ${code}: ${stderr}`));
-    });
-  });
 }
 
 async function post(base, route, body) {

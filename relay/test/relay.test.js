@@ -6,10 +6,8 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const http = require('node:http');
 const net = require('node:net');
-const path = require('node:path');
-const { spawn } = require('node:child_process');
 
-const SERVER = path.join(__dirname, '..', 'server.js');
+const { SERVER, startRelay } = require('../support/relay-process');
 const UNAVAILABLE =
   '{"error":{"code":503,"status":"UNAVAILABLE","message":"Sign-up is temporarily unavailable. Please try again shortly."}}';
 // Put in every body sent: it must never show up in the relay's logs.
@@ -44,42 +42,6 @@ async function startUpstream(answer) {
       return new Promise((resolve) => server.close(resolve));
     },
   };
-}
-
-// Starts `node server.js` on a free port (PORT=0) and waits for its listening line.
-function startRelay(env) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [SERVER], {
-      env: { PATH: process.env.PATH, PORT: '0', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stderr = '';
-    let stdout = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => {
-      stderr += d;
-      const m = /relay listening on (\d+)/.exec(stderr);
-      if (m && !child.started) {
-        child.started = true;
-        resolve({
-          url: `http://127.0.0.1:${m[1]}`,
-          logs: () => stdout + stderr,
-          stop() {
-            if (child.exitCode !== null) return Promise.resolve();
-            // SIGTERM waits for requests in flight: a hung one must not hang the tests.
-            const kill = setTimeout(() => child.kill('SIGKILL'), 3000);
-            return new Promise((done) => {
-              child.once('exit', () => done(clearTimeout(kill)));
-              child.kill('SIGTERM');
-            });
-          },
-        });
-      }
-    });
-    child.once('exit', (code) => {
-      if (!child.started) reject(new Error(`relay exited with ${code}: ${stderr}`));
-    });
-  });
 }
 
 async function post(url, body, headers = { 'content-type': 'application/json' }) {
