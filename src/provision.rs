@@ -73,16 +73,6 @@ pub enum Outcome {
     Cached,
 }
 
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Created => "created",
-            Outcome::Reused => "reused",
-            Outcome::Cached => "cached",
-        }
-    }
-}
-
 /// Which Zuplo call to try first on a cache miss.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lookup {
