@@ -15,10 +15,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use common::*;
 use zuplo_auth_hooks::deadline::Deadline;
-use zuplo_auth_hooks::firebase::EventType;
-use zuplo_auth_hooks::firebase::certs::CertCache;
-use zuplo_auth_hooks::firebase::token::TokenVerifier;
-use zuplo_auth_hooks::supabase::signature::WebhookKeys;
+use zuplo_auth_hooks::providers::firebase::EventType;
+use zuplo_auth_hooks::providers::firebase::certs::CertCache;
+use zuplo_auth_hooks::providers::firebase::token::TokenVerifier;
+use zuplo_auth_hooks::verify::standard_webhooks::WebhookKeys;
 
 struct Figures {
     name: &'static str,
@@ -113,14 +113,13 @@ async fn run(n: usize) -> Vec<Figures> {
         measure("Supabase webhook verification (HMAC-SHA256)", n, |_| {
             let (keys, body, signature, ts) = (&keys, &body, &signature, &ts);
             async move {
-                keys.verify(
-                    Some("msg_bench"),
-                    Some(ts),
-                    Some(signature),
-                    body.as_bytes(),
-                    SystemTime::now(),
-                )
-                .expect("valid signature");
+                let headers = [
+                    ("webhook-id", "msg_bench"),
+                    ("webhook-timestamp", ts.as_str()),
+                    ("webhook-signature", signature.as_str()),
+                ];
+                keys.verify(&headers, body.as_bytes(), SystemTime::now())
+                    .expect("valid signature");
             }
         })
         .await,

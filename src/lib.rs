@@ -1,24 +1,27 @@
 //! zuplo-auth-hooks: auth hooks that give every new user a Zuplo API-key consumer.
 //!
-//! Data flows one way: [`http`] routes a request to a provider adapter ([`firebase`],
-//! [`supabase`]), which verifies it and makes one call to the provisioning core
-//! ([`provision`]), which uses the [`consumer_cache`], the [`zuplo`] client and the
-//! [`secrets`] cache.
+//! Data flows one way. [`entry`] takes a Lambda event (an HTTP request, or a direct
+//! invocation) and hands it to the provider that owns it ([`providers`]); the provider
+//! verifies it ([`verify`]) and makes one call to the provisioning core
+//! ([`provision`]), which uses its consumer cache and the [`clients`] (Zuplo, Secrets
+//! Manager); the provider turns the core's answer into its own, and [`telemetry`]
+//! records the request. [`app`] holds the per-container state all of them borrow.
 
 pub mod app;
+pub mod clients;
 pub mod config;
-pub mod consumer_cache;
 pub mod deadline;
-pub mod firebase;
-pub mod http;
+pub mod entry;
 pub mod logging;
+pub mod providers;
 pub mod provision;
+pub mod redacted;
 pub mod reply;
+pub mod request;
 pub mod retry;
-pub mod secrets;
-pub mod supabase;
+pub mod signup_policy;
 pub mod telemetry;
-pub mod zuplo;
+pub mod verify;
 
 pub use app::App;
 pub use config::Config;

@@ -1,4 +1,4 @@
-//! What a hook answers, independent of the transport that carries it.
+//! What a request is answered with, independent of the transport that carries it.
 
 use serde_json::{Value, json};
 
@@ -14,7 +14,7 @@ impl Reply {
     }
 
     /// The error shape of Google's blocking functions (`HttpsError`), also used for
-    /// transport-level errors (404, 405, 413) on every route.
+    /// transport-level errors (400, 404, 405, 413, 415) on every route.
     pub fn error(status: u16, message: &str) -> Self {
         Reply {
             status,
@@ -25,26 +25,6 @@ impl Reply {
                     "message": message,
                 }
             }),
-        }
-    }
-}
-
-impl Reply {
-    /// A Supabase hook's decision to refuse, in the shape the Auth server reads: always
-    /// HTTP 200, since any other status reaches the user as an opaque 500.
-    pub fn hook_error(http_code: u16, message: &str) -> Self {
-        Reply {
-            status: 200,
-            body: json!({"error": {"http_code": http_code, "message": message}}),
-        }
-    }
-
-    /// A Supabase-route failure that is not a decision (bad signature, misconfiguration):
-    /// a real error status, with the same body shape.
-    pub fn hook_failure(status: u16, message: &str) -> Self {
-        Reply {
-            status,
-            body: json!({"error": {"http_code": status, "message": message}}),
         }
     }
 }

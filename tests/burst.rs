@@ -53,15 +53,12 @@ async fn wave(
                     }
                     let (path, body) = body_for(user);
                     let started = Instant::now();
-                    let resp = app
-                        .handle(request("POST", &path, &body, "application/json"))
-                        .await;
+                    let resp = answer(
+                        invoke(&app, request("POST", &path, &body, "application/json")).await,
+                    );
                     let elapsed = started.elapsed();
-                    let status = resp.status().as_u16();
-                    let json: Value = match resp.body() {
-                        lambda_http::Body::Text(t) => serde_json::from_str(t).unwrap_or_default(),
-                        _ => Value::Null,
-                    };
+                    let status = resp.status;
+                    let json: Value = resp.json;
                     outcomes.push(Outcome {
                         user,
                         elapsed,

@@ -655,35 +655,30 @@ async fn routing_errors_are_json() {
     assert_eq!(body["error"]["status"], "NOT_FOUND");
 
     let resp = h
-        .app
-        .handle(request(
+        .send(request(
             "GET",
             "/firebase/before-create",
             "",
             "application/json",
         ))
         .await;
-    assert_eq!(resp.status().as_u16(), 405);
-    assert_eq!(resp.headers().get("allow").unwrap(), "POST");
+    assert_eq!(resp.status, 405);
+    assert_eq!(resp.allow.as_deref(), Some("POST"));
 
-    let big = jwt_body(&"a".repeat(zuplo_auth_hooks::http::MAX_BODY_BYTES));
+    let big = jwt_body(&"a".repeat(zuplo_auth_hooks::entry::http::MAX_BODY_BYTES));
     let (status, body) = h.post("/firebase/before-create", &big).await;
     assert_eq!(status, 413, "{body}");
 
     let resp = h
-        .app
-        .handle(request(
+        .send(request(
             "POST",
             "/firebase/before-create",
             "jwt=x",
             "application/x-www-form-urlencoded",
         ))
         .await;
-    assert_eq!(resp.status().as_u16(), 415);
-    assert_eq!(
-        resp.headers().get("content-type").unwrap(),
-        "application/json"
-    );
+    assert_eq!(resp.status, 415);
+    assert_eq!(resp.content_type, "application/json");
     assert_eq!(h.zuplo_calls() + h.secrets.calls(), 0);
 }
 
@@ -699,13 +694,22 @@ async fn firebase_routes_are_404_when_firebase_is_not_configured() {
     ]);
     let config = zuplo_auth_hooks::Config::from_lookup(|k| env.get(k).cloned()).unwrap();
     let app = zuplo_auth_hooks::App::new(&config, &sdk_config("http://127.0.0.1:9").await).unwrap();
-    let resp = app
-        .handle(request(
-            "POST",
-            "/firebase/before-create",
-            &jwt_body("x"),
-            "application/json",
-        ))
-        .await;
-    assert_eq!(resp.status().as_u16(), 404);
+    let resp = answer(
+        invoke(
+            &app,
+            request(
+                "POST",
+                "/firebase/before-create",
+                &jwt_body("x"),
+                "application/json",
+            ),
+        )
+        .await,
+    );
+    assert_eq!(resp.status, 404);
+    assert!(
+        resp.text.contains("Firebase hooks are not enabled"),
+        "{}",
+        resp.text
+    );
 }

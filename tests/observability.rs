@@ -9,11 +9,9 @@ use common::*;
 use serde_json::{Value, json};
 use zuplo_standin::{Fault, FaultAction};
 
-fn with_request_id(mut req: lambda_http::Request, id: &str) -> lambda_http::Request {
-    let mut ctx = lambda_http::Context::default();
-    ctx.request_id = id.to_owned();
-    req.extensions_mut().insert(ctx);
-    req
+/// An event with the Lambda request id it is invoked under.
+fn with_request_id(event: Value, id: &str) -> (Value, String) {
+    (event, id.to_owned())
 }
 
 /// The metric names an EMF document publishes, by its directives.
@@ -52,8 +50,14 @@ async fn each_request_gets_one_log_line_and_one_metrics_document() {
 
     // (request, expected outcome, expected metric, expected Reason dimension)
     let mut expected: Vec<(&str, &str, Option<&str>)> = Vec::new();
-    let mut send = async |req, outcome: &'static str, metric: Option<&'static str>| {
-        h.send(req).await;
+    let mut send = async |(event, id): (Value, String),
+                          outcome: &'static str,
+                          metric: Option<&'static str>| {
+        let mut context = context(10_000);
+        context.request_id = id;
+        zuplo_auth_hooks::entry::handle(&h.app, lambda_runtime::LambdaEvent::new(event, context))
+            .await
+            .unwrap();
         expected.push((outcome, metric.unwrap_or(""), None));
     };
     send(

@@ -4,20 +4,22 @@
 mod common;
 
 use common::*;
-use lambda_http::Body;
 use serde_json::{Value, json};
 
-fn load(name: &str) -> lambda_http::Request {
+fn load(name: &str) -> Value {
     let path = format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+    let event: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
+    assert_eq!(
+        zuplo_auth_hooks::entry::Envelope::of(&event),
+        zuplo_auth_hooks::entry::Envelope::Http,
+        "{path} is not a Function URL event"
+    );
+    event
 }
 
-fn body_json(resp: &lambda_http::Response<Body>) -> Value {
-    match resp.body() {
-        Body::Text(t) => serde_json::from_str(t).unwrap(),
-        other => panic!("unexpected body {other:?}"),
-    }
+fn body_json(resp: &Answer) -> Value {
+    resp.json.clone()
 }
 
 async fn emulator_harness() -> Harness {
@@ -40,8 +42,8 @@ async fn every_firebase_event_parses_and_is_answered() {
     assert!(names.len() >= 5, "{names:?}");
     let h = emulator_harness().await;
     for name in &names {
-        let resp = h.app.handle(load(name)).await;
-        assert_eq!(resp.status().as_u16(), 200, "{name}: {:?}", resp.body());
+        let resp = h.send(load(name)).await;
+        assert_eq!(resp.status, 200, "{name}: {:?}", resp.text);
         let body = body_json(&resp);
         if name.contains("provisioned") {
             assert_eq!(body, json!({}), "{name}");
@@ -55,16 +57,8 @@ async fn every_firebase_event_parses_and_is_answered() {
 #[tokio::test]
 async fn sending_an_event_twice_returns_the_same_consumer() {
     let h = emulator_harness().await;
-    let first = body_json(
-        &h.app
-            .handle(load("firebase-before-create-email.json"))
-            .await,
-    );
-    let second = body_json(
-        &h.app
-            .handle(load("firebase-before-create-email.json"))
-            .await,
-    );
+    let first = body_json(&h.send(load("firebase-before-create-email.json")).await);
+    let second = body_json(&h.send(load("firebase-before-create-email.json")).await);
     assert_eq!(consumer_claim(&first), consumer_claim(&second));
     assert_eq!(h.zuplo.consumers().len(), 1);
 }
@@ -73,8 +67,7 @@ async fn sending_an_event_twice_returns_the_same_consumer() {
 async fn the_provisioned_sign_in_event_makes_no_call() {
     let h = emulator_harness().await;
     let resp = h
-        .app
-        .handle(load("firebase-before-sign-in-provisioned.json"))
+        .send(load("firebase-before-sign-in-provisioned.json"))
         .await;
     assert_eq!(body_json(&resp), json!({}));
     assert_eq!(h.zuplo_calls(), 0);
@@ -84,16 +77,13 @@ async fn the_provisioned_sign_in_event_makes_no_call() {
 #[tokio::test]
 async fn sample_events_are_refused_outside_emulator_mode() {
     let h = Harness::start().await;
-    let resp = h
-        .app
-        .handle(load("firebase-before-create-email.json"))
-        .await;
-    assert_eq!(resp.status().as_u16(), 401);
+    let resp = h.send(load("firebase-before-create-email.json")).await;
+    assert_eq!(resp.status, 401);
     assert_eq!(h.zuplo_calls(), 0);
 }
 
 /// Signs a Supabase sample event now, the way scripts/sign_event.py does before sending.
-fn load_signed(name: &str) -> lambda_http::Request {
+fn load_signed(name: &str) -> Value {
     let path = format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let mut event: Value = serde_json::from_str(&text).unwrap();
@@ -103,7 +93,7 @@ fn load_signed(name: &str) -> lambda_http::Request {
     event["headers"]["webhook-timestamp"] = json!(t.to_string());
     event["headers"]["webhook-signature"] =
         json!(webhook_signature(HOOK_SECRET, "msg_sample", t, &body));
-    lambda_http::request::from_str(&event.to_string()).unwrap_or_else(|e| panic!("{path}: {e}"))
+    event
 }
 
 fn supabase_event_names() -> Vec<String> {
@@ -128,8 +118,8 @@ async fn every_supabase_event_signed_now_gets_its_documented_answer() {
     .await;
     let mut ids = std::collections::HashMap::new();
     for name in &names {
-        let resp = h.app.handle(load_signed(name)).await;
-        assert_eq!(resp.status().as_u16(), 200, "{name}: {:?}", resp.body());
+        let resp = h.send(load_signed(name)).await;
+        assert_eq!(resp.status, 200, "{name}: {:?}", resp.text);
         let body = body_json(&resp);
         let id = body.pointer("/claims/zuplo_consumer_id").cloned();
         match name
@@ -165,8 +155,8 @@ async fn every_supabase_event_signed_now_gets_its_documented_answer() {
 async fn supabase_events_as_checked_in_are_unsigned_and_refused() {
     let h = Harness::start().await;
     for name in supabase_event_names() {
-        let resp = h.app.handle(load(&name)).await;
-        assert_eq!(resp.status().as_u16(), 401, "{name}");
+        let resp = h.send(load(&name)).await;
+        assert_eq!(resp.status, 401, "{name}");
     }
     assert_eq!(h.zuplo_calls(), 0);
 }

@@ -15,10 +15,10 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use jsonwebtoken::{EncodingKey, Header};
-use lambda_http::{Body, Request};
+use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use serde_json::{Value, json};
 use zuplo_auth_hooks::telemetry::MetricsSink;
-use zuplo_auth_hooks::{App, Config};
+use zuplo_auth_hooks::{App, Config, entry};
 use zuplo_standin::{Standin, StandinConfig};
 
 pub const PROJECT: &str = "demo-project";
@@ -153,12 +153,23 @@ pub struct SecretsProxy {
     delay_ms: Arc<AtomicU64>,
 }
 
+/// Stops this test binary at once, with one line, when something only
+/// `scripts/test.sh` sets up is missing: a plain `cargo test` then ends with that line
+/// instead of a panic per test.
+pub fn require(what_is_missing: &str, present: bool) {
+    if !present {
+        eprintln!("{what_is_missing}: run the tests with scripts/test.sh, which sets it up");
+        std::process::exit(2);
+    }
+}
+
 pub fn moto_url() -> String {
-    std::env::var("MOTO_URL").unwrap_or_else(|_| {
-        panic!(
-            "MOTO_URL is not set: run the tests with scripts/test.sh, which starts a moto server"
-        )
-    })
+    let url = std::env::var("MOTO_URL").ok();
+    require(
+        "MOTO_URL is not set (a local Secrets Manager, moto)",
+        url.is_some(),
+    );
+    url.unwrap_or_default()
 }
 
 impl SecretsProxy {
@@ -358,15 +369,19 @@ impl Harness {
         }
         let config = Config::from_lookup(|k| env.get(k).cloned()).unwrap();
         let env: HashMap<&'static str, String> = env.into_iter().collect();
-        let mut app = App::new(&config, &sdk_config(&secrets.url).await).unwrap();
         let metrics = Arc::new(Mutex::new(Vec::new()));
-        app.set_metrics_sink(MetricsSink::Memory(metrics.clone()));
+        let app = App::with_metrics(
+            &config,
+            &sdk_config(&secrets.url).await,
+            MetricsSink::Memory(metrics.clone()),
+        )
+        .unwrap();
         if opts.warm_up {
             app.warm_up().await;
         }
         secrets.set_delay_ms(0);
         if !opts.cold {
-            app.mark_warm();
+            app.clock().mark_warm();
         }
         Harness {
             app,
@@ -393,10 +408,14 @@ impl Harness {
     /// its own caches. Warmed up like a container that has served a request.
     pub async fn another_container(&self) -> App {
         let config = Config::from_lookup(|k| self.env.get(k).cloned()).unwrap();
-        let mut app = App::new(&config, &sdk_config(&self.secrets.url).await).unwrap();
-        app.set_metrics_sink(MetricsSink::Memory(self.metrics.clone()));
+        let app = App::with_metrics(
+            &config,
+            &sdk_config(&self.secrets.url).await,
+            MetricsSink::Memory(self.metrics.clone()),
+        )
+        .unwrap();
         app.warm_up().await;
-        app.mark_warm();
+        app.clock().mark_warm();
         app
     }
 
@@ -407,28 +426,8 @@ impl Harness {
         (answer.status, answer.json)
     }
 
-    pub async fn send(&self, req: Request) -> Answer {
-        let resp = self.app.handle(req).await;
-        let status = resp.status().as_u16();
-        let content_type = resp
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_owned();
-        let text = match resp.body() {
-            Body::Text(t) => t.clone(),
-            Body::Binary(b) => String::from_utf8_lossy(b).into_owned(),
-            Body::Empty => String::new(),
-            _ => String::new(),
-        };
-        let json = serde_json::from_str(&text).unwrap_or(Value::String(text.clone()));
-        Answer {
-            status,
-            content_type,
-            text,
-            json,
-        }
+    pub async fn send(&self, event: Value) -> Answer {
+        answer(invoke(&self.app, event).await)
     }
 
     /// A Supabase hook delivery signed now with [`HOOK_SECRET`], as the Auth server sends it.
@@ -458,12 +457,45 @@ pub fn jwt_body(jwt: &str) -> String {
 pub struct Answer {
     pub status: u16,
     pub content_type: String,
+    /// The `allow` header, on a 405.
+    pub allow: Option<String>,
     pub text: String,
     pub json: Value,
 }
 
-/// A Lambda Function URL event (payload format 2.0), parsed the way the runtime parses it.
-pub fn request(method: &str, path: &str, body: &str, content_type: &str) -> Request {
+/// A Lambda context as the runtime builds it, with a deadline `budget_ms` away.
+pub fn context(budget_ms: u64) -> Context {
+    let mut context = Context::default();
+    context.request_id = unique("req");
+    context.deadline = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+        + budget_ms;
+    context
+}
+
+/// Runs one event through the handler the binary runs, with 10 s to go.
+pub async fn invoke(app: &App, event: Value) -> Result<Value, Diagnostic> {
+    entry::handle(app, LambdaEvent::new(event, context(10_000))).await
+}
+
+/// Reads a Function URL answer out of its envelope.
+pub fn answer(result: Result<Value, Diagnostic>) -> Answer {
+    let response = result.unwrap_or_else(|e| panic!("an HTTP event got a Lambda error: {e:?}"));
+    let header = |name: &str| response["headers"][name].as_str().map(str::to_owned);
+    let text = response["body"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(response["isBase64Encoded"], false);
+    Answer {
+        status: response["statusCode"].as_u64().unwrap_or(0) as u16,
+        content_type: header("content-type").unwrap_or_default(),
+        allow: header("allow"),
+        json: serde_json::from_str(&text).unwrap_or(Value::String(text.clone())),
+        text,
+    }
+}
+
+/// A Lambda Function URL event (payload format 2.0), as Lambda hands it over.
+pub fn request(method: &str, path: &str, body: &str, content_type: &str) -> Value {
     request_with_headers(
         method,
         path,
@@ -477,10 +509,11 @@ pub fn request_with_headers(
     path: &str,
     body: &str,
     extra: &[(&str, String)],
-) -> Request {
+) -> Value {
+    // Function URLs hand header names over in lower case.
     let mut headers = json!({"host": "abc.lambda-url.us-east-1.on.aws"});
     for (name, value) in extra {
-        headers[*name] = Value::String(value.clone());
+        headers[name.to_ascii_lowercase()] = Value::String(value.clone());
     }
     let event = json!({
         "version": "2.0",
@@ -503,7 +536,7 @@ pub fn request_with_headers(
         "body": body,
         "isBase64Encoded": false
     });
-    lambda_http::request::from_str(&event.to_string()).unwrap()
+    event
 }
 
 /// Valid claims of a blocking-function token for a new email user.
@@ -591,7 +624,7 @@ pub fn webhook_signature(secret: &str, id: &str, timestamp: i64, body: &str) -> 
 }
 
 /// A POST with the three Standard Webhooks headers, in the case Go puts on the wire.
-pub fn signed_request(path: &str, body: &str, secret: &str, timestamp: i64) -> Request {
+pub fn signed_request(path: &str, body: &str, secret: &str, timestamp: i64) -> Value {
     let id = unique("msg");
     request_with_headers(
         "POST",

@@ -286,7 +286,7 @@ mod tests {
 
     #[test]
     fn cert_set_parses_x509_pems() {
-        let pem = include_str!("../../tests/fixtures/google-test-cert.pem");
+        let pem = include_str!("../../../tests/fixtures/google-test-cert.pem");
         let body = serde_json::json!({ "k1": pem }).to_string();
         let keys = parse_cert_set(body.as_bytes()).unwrap();
         assert!(keys.contains_key("k1"));

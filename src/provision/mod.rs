@@ -1,107 +1,30 @@
 //! The provisioning core: make sure exactly one Zuplo consumer exists for an identity.
 //!
 //! It knows nothing about HTTP requests or identity providers' wire formats: adapters
-//! hand it an [`Identity`] and get back the consumer's ID.
+//! hand it an [`Identity`] and get back an [`Attempt`]: the consumer, or a failure
+//! that [`Attempt::decide`] turns into the fail-open / fail-closed decision.
 //!
 //! Idempotency comes from the consumer's name, derived from the identity alone (UUID v5).
 //! A retried, concurrent or timed-out call that already created the consumer gets a
 //! 409 from Zuplo, which turns into a lookup of the same consumer.
 
+pub mod cache;
+pub mod identity;
+pub mod outcome;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use serde_json::{Map, Value};
-use uuid::Uuid;
+use tokio::time::Instant;
 
-use crate::consumer_cache::ConsumerCache;
+use crate::clients::secrets::{Redacted, SecretStore};
+use crate::clients::zuplo::{Consumer, Created, NewConsumer, ZuploClient, ZuploError};
 use crate::deadline::Deadline;
-use crate::secrets::{Redacted, SecretError, SecretStore};
-use crate::zuplo::{Consumer, Created, NewConsumer, ZuploClient, ZuploError};
-
-/// The namespace of every consumer name this project derives. Changing it would
-/// give every existing user a second consumer: never change it.
-const NAME_NAMESPACE: Uuid = Uuid::from_u128(0x6d1c_6a2e_58b4_4f0a_9a39_7c1e_2f4b_8d05);
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Provider {
-    Firebase,
-    Supabase,
-}
-
-impl Provider {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Provider::Firebase => "firebase",
-            Provider::Supabase => "supabase",
-        }
-    }
-}
-
-/// A verified user, as far as provisioning cares.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Identity {
-    pub provider: Provider,
-    /// Where the user id is unique: for Firebase `<project>:<tenant or empty>`.
-    pub namespace: String,
-    pub user_id: String,
-    pub tenant: Option<String>,
-    pub email: Option<String>,
-    pub email_verified: bool,
-    pub display_name: Option<String>,
-}
-
-impl Identity {
-    /// The deterministic consumer name: `c-` + UUID v5 over `<provider>:<namespace>:<user id>`.
-    pub fn consumer_name(&self) -> String {
-        let key = format!(
-            "{}:{}:{}",
-            self.provider.as_str(),
-            self.namespace,
-            self.user_id
-        );
-        format!("c-{}", Uuid::new_v5(&NAME_NAMESPACE, key.as_bytes()))
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// This call created the consumer.
-    Created,
-    /// The consumer existed already in Zuplo (a retry, a race, or a reconcile).
-    Reused,
-    /// Answered from this container's memory, with no Zuplo call.
-    Cached,
-}
-
-/// Which Zuplo call to try first on a cache miss.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lookup {
-    /// Sign-ups: the consumer almost never exists, so create (one call).
-    CreateFirst,
-    /// Refreshes of existing sessions: it almost always exists, so look it up (one call).
-    FindFirst,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Provisioned {
-    pub consumer_id: String,
-    pub consumer_name: String,
-    pub outcome: Outcome,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ProvisionError {
-    #[error("secret unavailable: {0}")]
-    Secret(#[from] SecretError),
-    #[error(transparent)]
-    Zuplo(#[from] ZuploError),
-    #[error("consumer {name} exists but belongs to another user")]
-    NameTaken { name: String },
-    #[error("consumer {name} vanished between a 409 and the lookup")]
-    Vanished { name: String },
-    #[error("another request for the same user did not finish before the deadline")]
-    Busy,
-}
+use cache::ConsumerCache;
+pub use identity::{
+    ColonIn, ConsumerId, ConsumerMetadata, ConsumerName, Identity, KeyError, Provider, UserKey,
+};
+pub use outcome::{Attempt, Decision, Expect, FailMode, Outcome, ProvisionError, Provisioned};
 
 pub struct Provisioner {
     zuplo: ZuploClient,
@@ -125,20 +48,43 @@ impl Provisioner {
         }
     }
 
+    /// Provisions under the request's deadline, for an adapter: never outlives it.
+    pub async fn attempt(
+        &self,
+        identity: &Identity,
+        expect: Expect,
+        deadline: Deadline,
+    ) -> Attempt {
+        let started = Instant::now();
+        let result = match deadline
+            .run(self.ensure_consumer(identity, expect, deadline))
+            .await
+        {
+            Ok(result) => result,
+            Err(_) => Err(ProvisionError::Deadline),
+        };
+        Attempt {
+            consumer_name: identity.consumer_name(),
+            result,
+            took: started.elapsed(),
+        }
+    }
+
     /// Ensures one consumer exists for `identity` and returns its ID.
     pub async fn ensure_consumer(
         &self,
         identity: &Identity,
-        lookup: Lookup,
+        expect: Expect,
         deadline: Deadline,
     ) -> Result<Provisioned, ProvisionError> {
         let name = identity.consumer_name();
+        let key = identity.key.as_str();
         let cached = |consumer_id| Provisioned {
             consumer_id,
             consumer_name: name.clone(),
             outcome: Outcome::Cached,
         };
-        if let Some(id) = self.cache.get(&name) {
+        if let Some(id) = self.cache.get(&name, key) {
             return Ok(cached(id));
         }
         let _flight = self
@@ -147,25 +93,25 @@ impl Provisioner {
             .await
             .map_err(|_| ProvisionError::Busy)?;
         // A request we waited for may have done the work.
-        if let Some(id) = self.cache.get(&name) {
+        if let Some(id) = self.cache.get(&name, key) {
             return Ok(cached(id));
         }
-        let provisioned = self.with_token(identity, lookup, deadline).await?;
-        self.cache.put(&name, &provisioned.consumer_id);
+        let provisioned = self.with_token(identity, expect, deadline).await?;
+        self.cache.put(&name, key, &provisioned.consumer_id);
         Ok(provisioned)
     }
 
     async fn with_token(
         &self,
         identity: &Identity,
-        lookup: Lookup,
+        expect: Expect,
         deadline: Deadline,
     ) -> Result<Provisioned, ProvisionError> {
         let request = self.new_consumer(identity);
         let lease = self.secrets.current(deadline).await?;
         let token = &lease.secrets.zuplo_api_key;
         match self
-            .find_or_create(token, identity, &request, lookup, deadline)
+            .find_or_create(token, identity, &request, expect, deadline)
             .await
         {
             // The token may have been rotated since we cached it: fetch it again, once.
@@ -176,7 +122,7 @@ impl Provisioner {
                     .refresh_after_rejection(&lease, deadline)
                     .await?;
                 let token = &lease.secrets.zuplo_api_key;
-                self.find_or_create(token, identity, &request, lookup, deadline)
+                self.find_or_create(token, identity, &request, expect, deadline)
                     .await
             }
             other => other,
@@ -188,25 +134,25 @@ impl Provisioner {
         token: &Redacted,
         identity: &Identity,
         request: &NewConsumer,
-        lookup: Lookup,
+        expect: Expect,
         deadline: Deadline,
     ) -> Result<Provisioned, ProvisionError> {
-        if lookup == Lookup::FindFirst
+        if expect == Expect::ExistingUser
             && let Some(found) = self.find(token, identity, &request.name, deadline).await?
         {
             return Ok(found);
         }
         match self.zuplo.create_consumer(token, request, deadline).await? {
             Created::New(consumer) => Ok(Provisioned {
-                consumer_id: consumer.id,
-                consumer_name: request.name.clone(),
+                consumer_id: ConsumerId::new(consumer.id),
+                consumer_name: identity.consumer_name(),
                 outcome: Outcome::Created,
             }),
             Created::AlreadyExists => self
                 .find(token, identity, &request.name, deadline)
                 .await?
                 .ok_or_else(|| ProvisionError::Vanished {
-                    name: request.name.clone(),
+                    name: identity.consumer_name(),
                 }),
         }
     }
@@ -223,8 +169,8 @@ impl Provisioner {
         };
         check_owner(&consumer, identity)?;
         Ok(Some(Provisioned {
-            consumer_id: consumer.id,
-            consumer_name: name.to_owned(),
+            consumer_id: ConsumerId::new(consumer.id),
+            consumer_name: identity.consumer_name(),
             outcome: Outcome::Reused,
         }))
     }
@@ -235,23 +181,23 @@ impl Provisioner {
             .as_deref()
             .filter(|e| plausible_email(e))
             .filter(|_| identity.email_verified || !self.require_verified_email);
-        let mut metadata = Map::new();
-        metadata.insert("provider".into(), identity.provider.as_str().into());
-        metadata.insert("userId".into(), identity.user_id.clone().into());
-        if let Some(tenant) = &identity.tenant {
-            metadata.insert("tenant".into(), tenant.clone().into());
-        }
+        let metadata = match serde_json::to_value(ConsumerMetadata::for_identity(identity)) {
+            Ok(serde_json::Value::Object(map)) => map,
+            // A struct of strings always serialises to an object.
+            _ => serde_json::Map::new(),
+        };
+        let provider = identity.key.provider().name();
         let who = identity
             .email
             .as_deref()
             .or(identity.display_name.as_deref())
-            .unwrap_or(&identity.user_id);
+            .unwrap_or(identity.key.user_id());
         NewConsumer {
-            name: identity.consumer_name(),
-            description: truncate(&format!("{} user {who}", identity.provider.as_str()), 200),
+            name: identity.consumer_name().as_str().to_owned(),
+            description: truncate(&format!("{provider} user {who}"), 200),
             managers: manager.map(str::to_owned).into_iter().collect(),
             metadata,
-            tags: BTreeMap::from([("provider".to_owned(), identity.provider.as_str().to_owned())]),
+            tags: BTreeMap::from([("provider".to_owned(), provider.to_owned())]),
         }
     }
 }
@@ -259,20 +205,16 @@ impl Provisioner {
 /// A consumer found under our deterministic name must carry our metadata. If it names
 /// another user, or none, someone else created it: never hand its ID to this user.
 fn check_owner(consumer: &Consumer, identity: &Identity) -> Result<(), ProvisionError> {
-    let field = |name| {
-        consumer
-            .metadata
-            .as_ref()
-            .and_then(|m| m.get(name))
-            .and_then(Value::as_str)
-    };
-    let ours = field("userId") == Some(identity.user_id.as_str())
-        && field("provider").is_none_or(|p| p == identity.provider.as_str());
+    let ours = consumer
+        .metadata
+        .clone()
+        .and_then(|m| serde_json::from_value::<ConsumerMetadata>(m).ok())
+        .is_some_and(|m| m.belongs_to(identity));
     if ours {
         Ok(())
     } else {
         Err(ProvisionError::NameTaken {
-            name: consumer.name.clone(),
+            name: identity.consumer_name(),
         })
     }
 }
@@ -295,50 +237,11 @@ mod tests {
     use super::*;
 
     fn identity(user: &str) -> Identity {
-        Identity {
-            provider: Provider::Firebase,
-            namespace: "demo:".into(),
-            user_id: user.into(),
-            tenant: None,
-            email: Some("a@example.com".into()),
-            email_verified: true,
-            display_name: None,
-        }
-    }
-
-    #[test]
-    fn consumer_names_are_deterministic_and_valid() {
-        let a = identity("uid-1").consumer_name();
-        assert_eq!(a, identity("uid-1").consumer_name());
-        assert_ne!(a, identity("uid-2").consumer_name());
-        assert_eq!(a.len(), 38);
-        assert!(a.starts_with("c-"));
-        assert!(
-            a.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        );
-    }
-
-    #[test]
-    fn names_differ_by_provider_namespace_and_tenant() {
-        let base = identity("u");
-        let mut other_ns = base.clone();
-        other_ns.namespace = "demo:tenant-1".into();
-        let mut other_provider = base.clone();
-        other_provider.provider = Provider::Supabase;
-        assert_ne!(base.consumer_name(), other_ns.consumer_name());
-        assert_ne!(base.consumer_name(), other_provider.consumer_name());
-    }
-
-    #[test]
-    fn name_is_pinned() {
-        // Guards the namespace constant: a change would duplicate every user's consumer.
-        let expected = Uuid::new_v5(&NAME_NAMESPACE, b"firebase:demo::uid-1");
-        assert_eq!(identity("uid-1").consumer_name(), format!("c-{expected}"));
-        assert_eq!(
-            NAME_NAMESPACE.to_string(),
-            "6d1c6a2e-58b4-4f0a-9a39-7c1e2f4b8d05"
-        );
+        let provider = Provider::new("firebase", 2, ColonIn::UserId);
+        let mut identity = Identity::new(UserKey::new(provider, &["demo", ""], user).unwrap());
+        identity.email = Some("a@example.com".into());
+        identity.email_verified = true;
+        identity
     }
 
     #[test]
@@ -361,8 +264,12 @@ mod tests {
             metadata: Some(serde_json::json!({"userId": "uid-1", "provider": "supabase"})),
             ..mine.clone()
         };
+        let not_strings = Consumer {
+            metadata: Some(serde_json::json!({"userId": 1})),
+            ..mine.clone()
+        };
         assert!(check_owner(&mine, &id).is_ok());
-        for foreign in [&theirs, &bare, &other_provider] {
+        for foreign in [&theirs, &bare, &other_provider, &not_strings] {
             assert!(matches!(
                 check_owner(foreign, &id),
                 Err(ProvisionError::NameTaken { .. })

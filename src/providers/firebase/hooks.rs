@@ -2,18 +2,17 @@
 //! provisioning core, and its result becomes the response Identity Platform expects.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::json;
 
+use super::PROVIDER;
 use super::certs::CertError;
 use super::token::{BlockingClaims, EventType, TokenError, TokenVerifier};
-use crate::config::FailMode;
 use crate::deadline::Deadline;
-use crate::provision::{Identity, Lookup, Provider, Provisioned, Provisioner};
+use crate::provision::{Decision, Expect, FailMode, Identity, Provisioner, UserKey};
 use crate::reply::Reply;
-use crate::telemetry::{Outcome, Report};
+use crate::telemetry::{Outcome, RejectReason, Report};
 
 /// Identity Platform refuses `customClaims` whose JSON is longer than this.
 pub const MAX_CLAIMS_BYTES: usize = 1000;
@@ -27,7 +26,6 @@ pub struct FirebaseHooks {
     provisioner: Arc<Provisioner>,
     claim: String,
     fail_mode: FailMode,
-    budget: Duration,
 }
 
 #[derive(Deserialize)]
@@ -40,17 +38,6 @@ struct RequestData {
     jwt: String,
 }
 
-/// Why a verified request ended without a consumer ID in the claims.
-#[derive(Debug, thiserror::Error)]
-enum Failure {
-    #[error(transparent)]
-    Provision(#[from] crate::provision::ProvisionError),
-    #[error("provisioning did not finish before the request deadline")]
-    Deadline,
-    #[error("merged custom claims would be {0} bytes, over the {MAX_CLAIMS_BYTES}-byte limit")]
-    ClaimsTooLarge(usize),
-}
-
 impl FirebaseHooks {
     pub fn new(
         verifier: TokenVerifier,
@@ -58,7 +45,6 @@ impl FirebaseHooks {
         provisioner: Arc<Provisioner>,
         claim: String,
         fail_mode: FailMode,
-        budget: Duration,
     ) -> Self {
         FirebaseHooks {
             verifier,
@@ -66,12 +52,7 @@ impl FirebaseHooks {
             provisioner,
             claim,
             fail_mode,
-            budget,
         }
-    }
-
-    pub fn budget(&self) -> Duration {
-        self.budget
     }
 
     pub fn verifier(&self) -> &TokenVerifier {
@@ -94,7 +75,10 @@ impl FirebaseHooks {
                     400,
                     "Bad Request: expected a JSON body {\"data\":{\"jwt\":\"...\"}}",
                 ),
-                Report::rejected("payload", "body is not {\"data\":{\"jwt\":\"...\"}}"),
+                Report::rejected(
+                    RejectReason::Payload,
+                    "body is not {\"data\":{\"jwt\":\"...\"}}",
+                ),
             );
         };
         let claims = match self.verifier.verify(&jwt, event, deadline).await {
@@ -103,15 +87,15 @@ impl FirebaseHooks {
             Err(e @ TokenError::WrongEventType { .. }) => {
                 return (
                     Reply::error(400, "Bad Request: event type does not match this endpoint"),
-                    Report::rejected("event_type", e.to_string()),
+                    Report::rejected(RejectReason::EventType, e.to_string()),
                 );
             }
             Err(e) => {
                 // Google's certificates out of reach is an outage, not a bad token: its
                 // own reason, so that it does not look like probing in the metrics.
                 let kind = match e {
-                    TokenError::Certs(CertError::Unavailable(_)) => "certs_unavailable",
-                    _ => "token",
+                    TokenError::Certs(CertError::Unavailable(_)) => RejectReason::CertsUnavailable,
+                    _ => RejectReason::Token,
                 };
                 return (
                     Reply::error(401, "Unauthenticated"),
@@ -131,64 +115,55 @@ impl FirebaseHooks {
             return (Reply::ok(json!({})), report);
         }
 
-        let identity = self.identity(&claims);
-        let started = tokio::time::Instant::now();
-        let (reply, report) = match self.provision(&identity, existing, deadline).await {
-            Ok((reply, provisioned)) => {
-                (reply, Report::provisioned(&provisioned, started.elapsed()))
-            }
+        let identity = match self.identity(&claims) {
+            Ok(identity) => identity,
             Err(e) => {
-                let reply = match self.fail_mode {
-                    FailMode::Open => Reply::ok(json!({})),
-                    FailMode::Closed => Reply::error(503, UNAVAILABLE_MESSAGE),
-                };
-                let report = Report::failed(
-                    self.fail_mode,
-                    identity.consumer_name(),
-                    e.to_string(),
-                    started.elapsed(),
+                return (
+                    Reply::error(400, "Bad Request: the user cannot be named unambiguously"),
+                    Report::rejected(RejectReason::Payload, e.to_string())
+                        .event(event_id)
+                        .user(uid),
                 );
-                (reply, report)
             }
+        };
+        let mut attempt = self
+            .provisioner
+            .attempt(&identity, Expect::NewUser, deadline)
+            .await;
+        let mut custom_claims = existing;
+        if let Ok(provisioned) = &attempt.result {
+            custom_claims.insert(self.claim.clone(), provisioned.consumer_id.as_str().into());
+            let size = serde_json::to_vec(&custom_claims).map_or(usize::MAX, |v| v.len());
+            if size > MAX_CLAIMS_BYTES {
+                attempt = attempt.undeliverable(format!(
+                    "merged custom claims would be {size} bytes, over the {MAX_CLAIMS_BYTES}-byte limit"
+                ));
+            }
+        }
+        let report = Report::attempt(&attempt, self.fail_mode);
+        let reply = match attempt.decide(self.fail_mode) {
+            Decision::Claim(_) => Reply::ok(json!({
+                "userRecord": { "customClaims": custom_claims, "updateMask": "customClaims" }
+            })),
+            Decision::WithoutClaim => Reply::ok(json!({})),
+            Decision::Refuse => Reply::error(503, UNAVAILABLE_MESSAGE),
         };
         (reply, report.event(event_id).user(uid))
     }
 
-    fn identity(&self, claims: &BlockingClaims) -> Identity {
+    fn identity(&self, claims: &BlockingClaims) -> Result<Identity, crate::provision::KeyError> {
         let user = &claims.user_record;
         let tenant = claims.tenant_id.clone().or_else(|| user.tenant_id.clone());
-        Identity {
-            provider: Provider::Firebase,
-            namespace: format!("{}:{}", self.project_id, tenant.as_deref().unwrap_or("")),
-            user_id: user.uid.clone(),
-            tenant,
-            email: user.email.clone(),
-            email_verified: user.email_verified,
-            display_name: user.display_name.clone(),
-        }
-    }
-
-    async fn provision(
-        &self,
-        identity: &Identity,
-        mut custom_claims: Map<String, Value>,
-        deadline: Deadline,
-    ) -> Result<(Reply, Provisioned), Failure> {
-        let provisioned = deadline
-            .run(
-                self.provisioner
-                    .ensure_consumer(identity, Lookup::CreateFirst, deadline),
-            )
-            .await
-            .map_err(|_| Failure::Deadline)??;
-        custom_claims.insert(self.claim.clone(), provisioned.consumer_id.clone().into());
-        let size = serde_json::to_vec(&custom_claims).map_or(usize::MAX, |v| v.len());
-        if size > MAX_CLAIMS_BYTES {
-            return Err(Failure::ClaimsTooLarge(size));
-        }
-        let reply = Reply::ok(json!({
-            "userRecord": { "customClaims": custom_claims, "updateMask": "customClaims" }
-        }));
-        Ok((reply, provisioned))
+        let key = UserKey::new(
+            PROVIDER,
+            &[&self.project_id, tenant.as_deref().unwrap_or("")],
+            &user.uid,
+        )?;
+        let mut identity = Identity::new(key);
+        identity.tenant = tenant;
+        identity.email = user.email.clone();
+        identity.email_verified = user.email_verified;
+        identity.display_name = user.display_name.clone();
+        Ok(identity)
     }
 }

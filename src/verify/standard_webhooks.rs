@@ -1,4 +1,6 @@
-//! Standard Webhooks (v1, HMAC-SHA256) verification of Supabase Auth Hook requests.
+//! Standard Webhooks (v1, HMAC-SHA256) verification, for every provider that signs
+//! its deliveries this way: Supabase Auth Hooks (`webhook-*` headers) and Svix, which
+//! Clerk uses (`svix-*` headers, the same scheme).
 //!
 //! Our own small verifier rather than the `standardwebhooks` crate: that crate only
 //! matches the last signature of a header whose entries are joined by `", "` (which is
@@ -33,14 +35,52 @@ pub enum KeyError {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {
+    /// Named by its `webhook-*` form; the `svix-*` form is accepted too.
     #[error("missing {0} header")]
     MissingHeader(&'static str),
-    #[error("webhook-timestamp is not a Unix time in seconds")]
+    #[error("the webhook timestamp is not a Unix time in seconds")]
     BadTimestamp,
-    #[error("webhook-timestamp is more than 5 minutes from now")]
-    StaleTimestamp,
-    #[error("no v1 signature in webhook-signature matches")]
+    #[error("the webhook timestamp is more than 5 minutes old")]
+    TooOld,
+    #[error("the webhook timestamp is more than 5 minutes in the future")]
+    TooNew,
+    #[error("no v1 signature in the signature header matches")]
     NoMatch,
+}
+
+/// Case-insensitive access to a request's headers, whatever carried the request.
+pub trait Headers {
+    /// The value of header `name` (given in lower case), if present and text.
+    fn header(&self, name: &str) -> Option<&str>;
+}
+
+impl Headers for [(&str, &str)] {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| *v)
+    }
+}
+
+impl<const N: usize> Headers for [(&str, &str); N] {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.as_slice().header(name)
+    }
+}
+
+/// The two names of each header: Standard Webhooks' and Svix's (Clerk sends the
+/// latter). The scheme behind them is byte for byte the same.
+const WEBHOOK_NAMES: [&str; 3] = ["webhook-id", "webhook-timestamp", "webhook-signature"];
+const SVIX_NAMES: [&str; 3] = ["svix-id", "svix-timestamp", "svix-signature"];
+
+/// A delivery whose signature matched: the only way to reach its body, so that
+/// "verify before parse" is a rule of the types rather than of the callers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verified<'a> {
+    /// The message id, the same across the sender's retries of one message.
+    pub id: &'a str,
+    pub timestamp: i64,
+    pub body: &'a [u8],
 }
 
 /// The HMAC keys of the configured secrets (several during a rotation).
@@ -92,15 +132,39 @@ impl WebhookKeys {
             .collect()
     }
 
-    /// Checks the three Standard Webhooks headers against the raw body bytes.
-    pub fn verify(
+    /// Checks a delivery's headers (`webhook-*`, or else `svix-*`) against the raw body
+    /// bytes, and hands the body out only if one signature matches.
+    pub fn verify<'a, H: Headers + ?Sized>(
         &self,
-        id: Option<&str>,
+        headers: &'a H,
+        body: &'a [u8],
+        now: SystemTime,
+    ) -> Result<Verified<'a>, SignatureError> {
+        // One family for all three headers, never a mix.
+        let names = if WEBHOOK_NAMES.iter().any(|n| headers.header(n).is_some()) {
+            WEBHOOK_NAMES
+        } else {
+            SVIX_NAMES
+        };
+        let [id, timestamp, signature] = names.map(|n| headers.header(n));
+        let (id, timestamp) = self.verify_values(id, timestamp, signature, body, now)?;
+        Ok(Verified {
+            id,
+            timestamp,
+            body,
+        })
+    }
+
+    /// Checks the three header values against the raw body bytes; on success, the
+    /// message id and the timestamp.
+    pub fn verify_values<'a>(
+        &self,
+        id: Option<&'a str>,
         timestamp: Option<&str>,
         signature: Option<&str>,
         body: &[u8],
         now: SystemTime,
-    ) -> Result<(), SignatureError> {
+    ) -> Result<(&'a str, i64), SignatureError> {
         let id = id.ok_or(SignatureError::MissingHeader("webhook-id"))?;
         let timestamp = timestamp.ok_or(SignatureError::MissingHeader("webhook-timestamp"))?;
         let signature = signature.ok_or(SignatureError::MissingHeader("webhook-signature"))?;
@@ -114,8 +178,11 @@ impl WebhookKeys {
         let now = now
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
-        if now.abs_diff(sent) > TOLERANCE.as_secs() {
-            return Err(SignatureError::StaleTimestamp);
+        if now.saturating_sub(sent) > TOLERANCE.as_secs() as i64 {
+            return Err(SignatureError::TooOld);
+        }
+        if sent.saturating_sub(now) > TOLERANCE.as_secs() as i64 {
+            return Err(SignatureError::TooNew);
         }
         let expected: Vec<[u8; 32]> = self
             .0
@@ -136,7 +203,7 @@ impl WebhookKeys {
                     .fold(false, |hit, e| hit | bool::from(e.as_slice().ct_eq(&sig)))
             });
         if matched {
-            Ok(())
+            Ok((id, sent))
         } else {
             Err(SignatureError::NoMatch)
         }
@@ -178,6 +245,8 @@ mod tests {
         ),
     ];
 
+    type Checked<'a> = Result<(&'a str, i64), SignatureError>;
+
     fn at(ts: i64) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(ts as u64)
     }
@@ -188,7 +257,7 @@ mod tests {
             let keys = WebhookKeys::parse(&format!("v1,{secret}")).unwrap();
             assert_eq!(keys.sign(id, *ts, body.as_bytes()), vec![sig.to_string()]);
             let ts_text = ts.to_string();
-            keys.verify(
+            keys.verify_values(
                 Some(id),
                 Some(&ts_text),
                 Some(sig),
@@ -212,7 +281,7 @@ mod tests {
             format!("{other}, {sig}"),
             format!("v1a,AAAA {sig}"),
         ] {
-            keys.verify(
+            keys.verify_values(
                 Some(id),
                 Some(&ts_text),
                 Some(&header),
@@ -229,11 +298,11 @@ mod tests {
         let (s1, ..) = VECTORS[0];
         let keys = WebhookKeys::parse(&format!("v1,{s1}|v1,{s0}")).unwrap();
         let ts_text = ts.to_string();
-        keys.verify(Some(id), Some(&ts_text), Some(sig), body.as_bytes(), at(ts))
+        keys.verify_values(Some(id), Some(&ts_text), Some(sig), body.as_bytes(), at(ts))
             .unwrap();
         // Both signatures, joined the way Supabase joins them.
         let joined = keys.sign(id, ts, body.as_bytes()).join(", ");
-        keys.verify(
+        keys.verify_values(
             Some(id),
             Some(&ts_text),
             Some(&joined),
@@ -249,34 +318,34 @@ mod tests {
         let keys = WebhookKeys::parse(secret).unwrap();
         let t = ts.to_string();
         let b = body.as_bytes();
-        let cases: Vec<(&str, Result<(), SignatureError>)> = vec![
+        let cases: Vec<(&str, Checked)> = vec![
             (
                 "missing id",
-                keys.verify(None, Some(&t), Some(sig), b, at(ts)),
+                keys.verify_values(None, Some(&t), Some(sig), b, at(ts)),
             ),
             (
                 "empty id",
-                keys.verify(Some(""), Some(&t), Some(sig), b, at(ts)),
+                keys.verify_values(Some(""), Some(&t), Some(sig), b, at(ts)),
             ),
             (
                 "missing ts",
-                keys.verify(Some(id), None, Some(sig), b, at(ts)),
+                keys.verify_values(Some(id), None, Some(sig), b, at(ts)),
             ),
             (
                 "missing sig",
-                keys.verify(Some(id), Some(&t), None, b, at(ts)),
+                keys.verify_values(Some(id), Some(&t), None, b, at(ts)),
             ),
             (
                 "other id",
-                keys.verify(Some("msg_x"), Some(&t), Some(sig), b, at(ts)),
+                keys.verify_values(Some("msg_x"), Some(&t), Some(sig), b, at(ts)),
             ),
             (
                 "body changed",
-                keys.verify(Some(id), Some(&t), Some(sig), br#"{"email":"x"}"#, at(ts)),
+                keys.verify_values(Some(id), Some(&t), Some(sig), br#"{"email":"x"}"#, at(ts)),
             ),
             (
                 "body reserialised",
-                keys.verify(
+                keys.verify_values(
                     Some(id),
                     Some(&t),
                     Some(sig),
@@ -286,19 +355,19 @@ mod tests {
             ),
             (
                 "ts text",
-                keys.verify(Some(id), Some("soon"), Some(sig), b, at(ts)),
+                keys.verify_values(Some(id), Some("soon"), Some(sig), b, at(ts)),
             ),
             (
                 "too old",
-                keys.verify(Some(id), Some(&t), Some(sig), b, at(ts + 301)),
+                keys.verify_values(Some(id), Some(&t), Some(sig), b, at(ts + 301)),
             ),
             (
                 "too new",
-                keys.verify(Some(id), Some(&t), Some(sig), b, at(ts - 301)),
+                keys.verify_values(Some(id), Some(&t), Some(sig), b, at(ts - 301)),
             ),
             (
                 "v2 version",
-                keys.verify(
+                keys.verify_values(
                     Some(id),
                     Some(&t),
                     Some(&sig.replacen("v1,", "v2,", 1)),
@@ -308,24 +377,24 @@ mod tests {
             ),
             (
                 "no version",
-                keys.verify(Some(id), Some(&t), Some(&sig[3..]), b, at(ts)),
+                keys.verify_values(Some(id), Some(&t), Some(&sig[3..]), b, at(ts)),
             ),
             (
                 "garbage",
-                keys.verify(Some(id), Some(&t), Some("v1,@@@"), b, at(ts)),
+                keys.verify_values(Some(id), Some(&t), Some("v1,@@@"), b, at(ts)),
             ),
             (
                 "empty",
-                keys.verify(Some(id), Some(&t), Some(""), b, at(ts)),
+                keys.verify_values(Some(id), Some(&t), Some(""), b, at(ts)),
             ),
         ];
         for (name, result) in cases {
             assert!(result.is_err(), "{name} was accepted");
         }
         // Exactly 5 minutes either way still passes, as in the reference libraries.
-        keys.verify(Some(id), Some(&t), Some(sig), b, at(ts + 300))
+        keys.verify_values(Some(id), Some(&t), Some(sig), b, at(ts + 300))
             .unwrap();
-        keys.verify(Some(id), Some(&t), Some(sig), b, at(ts - 300))
+        keys.verify_values(Some(id), Some(&t), Some(sig), b, at(ts - 300))
             .unwrap();
     }
 
@@ -352,5 +421,78 @@ mod tests {
         );
         let shown = format!("{:?}", WebhookKeys::parse(good).unwrap());
         assert!(!shown.contains("MfKQ"), "{shown}");
+    }
+
+    #[test]
+    fn too_old_and_too_new_are_told_apart() {
+        let (secret, id, ts, body, sig) = VECTORS[1];
+        let keys = WebhookKeys::parse(secret).unwrap();
+        let t = ts.to_string();
+        let b = body.as_bytes();
+        assert_eq!(
+            keys.verify_values(Some(id), Some(&t), Some(sig), b, at(ts + 301)),
+            Err(SignatureError::TooOld)
+        );
+        assert_eq!(
+            keys.verify_values(Some(id), Some(&t), Some(sig), b, at(ts - 301)),
+            Err(SignatureError::TooNew)
+        );
+    }
+
+    #[test]
+    fn reads_webhook_or_svix_header_names_in_any_case() {
+        let (secret, id, ts, body, sig) = VECTORS[1];
+        let keys = WebhookKeys::parse(secret).unwrap();
+        let t = ts.to_string();
+        let standard = [
+            ("Webhook-Id", id),
+            ("Webhook-Timestamp", t.as_str()),
+            ("Webhook-Signature", sig),
+        ];
+        let svix = [
+            ("svix-id", id),
+            ("SVIX-TIMESTAMP", t.as_str()),
+            ("svix-signature", sig),
+        ];
+        for headers in [&standard, &svix] {
+            let verified = keys.verify(headers, body.as_bytes(), at(ts)).unwrap();
+            assert_eq!(verified.id, id);
+            assert_eq!(verified.timestamp, ts);
+            assert_eq!(verified.body, body.as_bytes());
+        }
+        // The families are never mixed: a webhook-id with svix-* for the rest is
+        // missing its webhook-timestamp.
+        let mixed = [
+            ("webhook-id", id),
+            ("svix-timestamp", t.as_str()),
+            ("svix-signature", sig),
+        ];
+        assert_eq!(
+            keys.verify(&mixed, body.as_bytes(), at(ts)),
+            Err(SignatureError::MissingHeader("webhook-timestamp"))
+        );
+        let none: [(&str, &str); 0] = [];
+        assert_eq!(
+            keys.verify(&none, body.as_bytes(), at(ts)),
+            Err(SignatureError::MissingHeader("webhook-id"))
+        );
+    }
+
+    #[test]
+    fn entries_of_other_versions_are_skipped() {
+        let (secret, id, ts, body, sig) = VECTORS[1];
+        let keys = WebhookKeys::parse(secret).unwrap();
+        let t = ts.to_string();
+        // A v1a entry carrying the right bytes is not a v1 signature.
+        let v1a = sig.replacen("v1,", "v1a,", 1);
+        assert_eq!(
+            keys.verify_values(Some(id), Some(&t), Some(&v1a), body.as_bytes(), at(ts)),
+            Err(SignatureError::NoMatch)
+        );
+        let both = format!("{v1a} {sig}");
+        assert!(
+            keys.verify_values(Some(id), Some(&t), Some(&both), body.as_bytes(), at(ts))
+                .is_ok()
+        );
     }
 }

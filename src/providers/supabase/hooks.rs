@@ -12,13 +12,17 @@ use serde_json::{Map, Value, json};
 use super::payload::{
     ACCESS_TOKEN_HOOK, AccessTokenInput, BEFORE_USER_CREATED_HOOK, BeforeUserCreatedInput, Metadata,
 };
-use super::signup_policy::SignupPolicy;
-use crate::config::{FailMode, SupabaseConfig};
+use super::{HOOK_SECRET_FIELD, PROVIDER, Settings};
+use crate::clients::secrets::{Lease, PerLoad, SecretStore};
 use crate::deadline::Deadline;
-use crate::provision::{Identity, Lookup, Provider, Provisioner};
+use crate::providers::Shared;
+use crate::provision::{Decision, Expect, FailMode, Identity, Provisioner, UserKey};
 use crate::reply::Reply;
-use crate::secrets::SecretStore;
-use crate::telemetry::{Outcome, Report};
+use crate::request::HttpRequest;
+use crate::signup_policy::SignupPolicy;
+use crate::telemetry::{Outcome, RejectReason, Report};
+use crate::verify::standard_webhooks::Verified;
+use crate::verify::{self, FieldKeys};
 
 /// Shown to the user when `FAIL_MODE=closed` refuses a token: nothing internal.
 const UNAVAILABLE_MESSAGE: &str = "Sign-in is temporarily unavailable. Please try again shortly.";
@@ -49,44 +53,36 @@ impl Hook {
     }
 }
 
-/// One delivery as received: the Standard Webhooks headers and the raw body bytes.
-#[derive(Debug, Clone, Copy)]
-pub struct Delivery<'a> {
-    pub webhook_id: Option<&'a str>,
-    pub webhook_timestamp: Option<&'a str>,
-    pub webhook_signature: Option<&'a str>,
-    pub body: &'a [u8],
-}
-
 pub struct SupabaseHooks {
     secrets: Arc<SecretStore>,
     provisioner: Arc<Provisioner>,
     claim: String,
     fail_mode: FailMode,
-    config: SupabaseConfig,
+    config: Settings,
     policy: SignupPolicy,
+    /// The hook secret's keys, parsed once per load of the secret.
+    keys: PerLoad<FieldKeys>,
 }
 
 impl SupabaseHooks {
-    pub fn new(
-        secrets: Arc<SecretStore>,
-        provisioner: Arc<Provisioner>,
-        claim: String,
-        fail_mode: FailMode,
-        config: SupabaseConfig,
-    ) -> Self {
-        let policy = SignupPolicy {
-            allowed_email_domains: config.signup_allowed_email_domains.clone(),
-            require_email: config.signup_require_email,
-        };
+    pub fn new(config: Settings, shared: &Shared) -> Self {
         SupabaseHooks {
-            secrets,
-            provisioner,
-            claim,
-            fail_mode,
+            secrets: shared.secrets.clone(),
+            provisioner: shared.provisioner.clone(),
+            claim: shared.claim.clone(),
+            fail_mode: shared.fail_mode,
             config,
-            policy,
+            policy: shared.signup_policy.clone(),
+            keys: PerLoad::default(),
         }
+    }
+
+    /// The hook secret's keys for this load of the secret; parsed, and a missing or
+    /// malformed field reported in the log, once per load.
+    pub fn keys(&self, lease: &Lease) -> Arc<FieldKeys> {
+        self.keys.get(lease, |secrets| {
+            verify::webhook_keys(secrets, HOOK_SECRET_FIELD, "the Supabase routes")
+        })
     }
 
     pub fn budget(&self) -> Duration {
@@ -97,64 +93,73 @@ impl SupabaseHooks {
     pub async fn handle(
         &self,
         hook: Hook,
-        delivery: Delivery<'_>,
+        request: &HttpRequest,
         deadline: Deadline,
     ) -> (Reply, Report) {
-        if let Err(refused) = self.verify(&delivery, deadline).await {
-            return *refused;
-        }
+        let verified = match self.verify(request, deadline).await {
+            Ok(verified) => verified,
+            Err(refused) => return *refused,
+        };
         match hook {
-            Hook::CustomAccessToken => self.custom_access_token(delivery.body, deadline).await,
-            Hook::BeforeUserCreated => self.before_user_created(delivery.body),
+            Hook::CustomAccessToken => self.custom_access_token(verified, deadline).await,
+            Hook::BeforeUserCreated => self.before_user_created(verified),
         }
     }
 
-    /// The signature is checked before the body is even parsed.
-    async fn verify(&self, delivery: &Delivery<'_>, deadline: Deadline) -> Result<(), Refusal> {
+    /// The signature is checked before the body is even parsed: only a [`Verified`]
+    /// delivery reaches the hooks.
+    async fn verify<'a>(
+        &self,
+        request: &'a HttpRequest,
+        deadline: Deadline,
+    ) -> Result<Verified<'a>, Refusal> {
         let lease = self.secrets.current(deadline).await.map_err(|e| {
             Box::new((
-                Reply::hook_failure(
+                hook_failure(
                     503,
                     "Service Unavailable: the request cannot be verified now",
                 ),
-                Report::rejected("secret_unavailable", e.to_string()),
+                Report::rejected(RejectReason::SecretUnavailable, e.to_string()),
             ))
         })?;
-        let keys = match &lease.secrets.supabase_hook_keys {
-            Some(Ok(keys)) => keys,
-            None => {
+        let keys = self.keys(&lease);
+        let keys = match keys.as_ref() {
+            FieldKeys::Ready(keys) => keys,
+            FieldKeys::Missing => {
                 return Err(Box::new((
-                    Reply::hook_failure(404, "Not Found: Supabase hooks are not enabled"),
-                    Report::rejected("not_enabled", "no supabase_hook_secret in the secret"),
+                    hook_failure(404, "Not Found: Supabase hooks are not enabled"),
+                    Report::rejected(
+                        RejectReason::NotEnabled,
+                        "no supabase_hook_secret in the secret",
+                    ),
                 )));
             }
-            Some(Err(e)) => {
+            FieldKeys::Malformed(e) => {
                 return Err(Box::new((
-                    Reply::hook_failure(
+                    hook_failure(
                         500,
                         "Internal Server Error: the hook secret is misconfigured",
                     ),
-                    Report::rejected("config", e.to_string()),
+                    Report::rejected(RejectReason::Config, e.to_string()),
                 )));
             }
         };
-        keys.verify(
-            delivery.webhook_id,
-            delivery.webhook_timestamp,
-            delivery.webhook_signature,
-            delivery.body,
-            SystemTime::now(),
-        )
-        .map_err(|e| {
-            // The reason says which check failed (header, clock, signature), never a value.
-            Box::new((
-                Reply::hook_failure(401, &format!("Unauthorized: {e}")),
-                Report::rejected("signature", e.to_string()),
-            ))
-        })
+        keys.verify(request, &request.body, SystemTime::now())
+            .map_err(|e| {
+                // The reason says which check failed (header, clock, signature), never a value.
+                Box::new((
+                    hook_failure(401, &format!("Unauthorized: {e}")),
+                    Report::rejected(RejectReason::Signature, e.to_string()),
+                ))
+            })
     }
 
-    async fn custom_access_token(&self, body: &[u8], deadline: Deadline) -> (Reply, Report) {
+    async fn custom_access_token(
+        &self,
+        verified: Verified<'_>,
+        deadline: Deadline,
+    ) -> (Reply, Report) {
+        let body = verified.body;
         let hook = Hook::CustomAccessToken;
         let input: AccessTokenInput = match parse(
             hook,
@@ -194,66 +199,46 @@ impl SupabaseHooks {
             return (claims_reply(input.claims), report);
         }
 
-        let identity = Identity {
-            provider: Provider::Supabase,
-            namespace: self
-                .config
-                .namespace
-                .clone()
-                .or_else(|| input.claim_str("iss").map(str::to_owned))
-                .unwrap_or_default(),
-            user_id: user_id.to_owned(),
-            tenant: None,
-            email: input.claim_str("email").map(str::to_owned),
-            // The token carries no server-set proof of email ownership: the user can
-            // write `user_metadata.email_verified` themselves. So REQUIRE_VERIFIED_EMAIL
-            // never adds a Supabase manager; rely on Supabase's "Confirm email" instead.
-            email_verified: false,
-            display_name: input.display_name().map(str::to_owned),
+        let namespace = self
+            .config
+            .namespace
+            .clone()
+            .or_else(|| input.claim_str("iss").map(str::to_owned))
+            .unwrap_or_default();
+        let key = match UserKey::new(PROVIDER, &[&namespace], user_id) {
+            Ok(key) => key,
+            Err(e) => return bad_request(&e.to_string()),
         };
+        let mut identity = Identity::new(key);
+        identity.email = input.claim_str("email").map(str::to_owned);
+        // The token carries no server-set proof of email ownership: the user can
+        // write `user_metadata.email_verified` themselves. So REQUIRE_VERIFIED_EMAIL
+        // never adds a Supabase manager; rely on Supabase's "Confirm email" instead.
+        identity.email_verified = false;
+        identity.display_name = input.display_name().map(str::to_owned);
         // A refresh means the user has had tokens before, so the consumer most likely exists.
-        let lookup = if input.authentication_method.as_deref() == Some("token_refresh") {
-            Lookup::FindFirst
+        let expect = if input.authentication_method.as_deref() == Some("token_refresh") {
+            Expect::ExistingUser
         } else {
-            Lookup::CreateFirst
+            Expect::NewUser
         };
-        let started = tokio::time::Instant::now();
-        let result = deadline
-            .run(
-                self.provisioner
-                    .ensure_consumer(&identity, lookup, deadline),
-            )
-            .await;
-        let (reply, report) = match result {
-            Ok(Ok(provisioned)) => {
-                let report = Report::provisioned(&provisioned, started.elapsed());
+        let attempt = self.provisioner.attempt(&identity, expect, deadline).await;
+        let report = Report::attempt(&attempt, self.fail_mode);
+        let reply = match attempt.decide(self.fail_mode) {
+            Decision::Claim(provisioned) => {
                 let mut claims = input.claims;
-                claims.insert(self.claim.clone(), provisioned.consumer_id.into());
-                (claims_reply(claims), report)
+                claims.insert(self.claim.clone(), provisioned.consumer_id.as_str().into());
+                claims_reply(claims)
             }
-            failed => {
-                let reason = match failed {
-                    Ok(Err(e)) => e.to_string(),
-                    _ => "provisioning did not finish before the request deadline".to_owned(),
-                };
-                let report = Report::failed(
-                    self.fail_mode,
-                    identity.consumer_name(),
-                    reason,
-                    started.elapsed(),
-                );
-                let reply = match self.fail_mode {
-                    // The token is issued without the claim; the next issuance retries.
-                    FailMode::Open => claims_reply(input.claims),
-                    FailMode::Closed => Reply::hook_error(503, UNAVAILABLE_MESSAGE),
-                };
-                (reply, report)
-            }
+            // The token is issued without the claim; the next issuance retries.
+            Decision::WithoutClaim => claims_reply(input.claims),
+            Decision::Refuse => hook_error(503, UNAVAILABLE_MESSAGE),
         };
         (reply, report.event(invocation.as_deref()).user(user_id))
     }
 
-    fn before_user_created(&self, body: &[u8]) -> (Reply, Report) {
+    fn before_user_created(&self, verified: Verified<'_>) -> (Reply, Report) {
+        let body = verified.body;
         let hook = Hook::BeforeUserCreated;
         let input: BeforeUserCreatedInput = match parse(
             hook,
@@ -270,7 +255,7 @@ impl SupabaseHooks {
         let (reply, report) = match self.policy.check(input.user.email.as_deref()) {
             Ok(()) => (Reply::ok(json!({})), Report::new(Outcome::Allowed)),
             Err(message) => (
-                Reply::hook_error(403, message),
+                hook_error(403, message),
                 Report::new(Outcome::Refused).reason(message),
             ),
         };
@@ -282,6 +267,24 @@ fn claims_reply(claims: Map<String, Value>) -> Reply {
     Reply::ok(json!({ "claims": claims }))
 }
 
+/// A hook's decision to refuse, in the shape the Auth server reads: always HTTP 200,
+/// since any other status reaches the user as an opaque 500.
+fn hook_error(http_code: u16, message: &str) -> Reply {
+    Reply {
+        status: 200,
+        body: json!({"error": {"http_code": http_code, "message": message}}),
+    }
+}
+
+/// A failure that is not a decision (bad signature, misconfiguration): a real error
+/// status, with the same body shape.
+fn hook_failure(status: u16, message: &str) -> Reply {
+    Reply {
+        status,
+        body: json!({"error": {"http_code": status, "message": message}}),
+    }
+}
+
 /// An answer given before the request could be used, with its report; boxed because
 /// it is much larger than the success side.
 type Refusal = Box<(Reply, Report)>;
@@ -289,8 +292,8 @@ type Refusal = Box<(Reply, Report)>;
 /// A verified request we cannot use: refused with a 200 decision, as Supabase requires.
 fn bad_request(message: &str) -> (Reply, Report) {
     (
-        Reply::hook_error(400, &format!("Bad Request: {message}")),
-        Report::rejected("payload", message),
+        hook_error(400, &format!("Bad Request: {message}")),
+        Report::rejected(RejectReason::Payload, message),
     )
 }
 

@@ -14,8 +14,8 @@ use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use crate::deadline::Deadline;
+use crate::redacted::Redacted;
 use crate::retry::{self, Retryable, Verdict};
-use crate::secrets::Redacted;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct NewConsumer {

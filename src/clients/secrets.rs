@@ -1,15 +1,21 @@
 //! The function's secrets, read from AWS Secrets Manager and cached across invocations.
 //!
 //! The secret's `SecretString` is either the bare Zuplo Developer API token or a JSON
-//! object `{"zuplo_api_key": "...", "supabase_hook_secret": "..."}`. Values are wrapped
-//! in [`Redacted`] so that no `Debug` or log line can print them.
+//! object `{"zuplo_api_key": "...", "<field>": "...", ...}`. This module knows only the
+//! Zuplo token: every other field is a named, optional, [`Redacted`] value that the
+//! provider needing it reads and parses itself, once per load ([`PerLoad`]).
 //!
 //! When the cached copy is due for a refresh and Secrets Manager fails, the last good
 //! copy is used for a grace period (stale-while-revalidate): a Secrets Manager blip must
 //! not fail sign-ups that the cached token would serve. A token Zuplo rejects is never
 //! served stale.
+//!
+//! Unsigned webhook requests need the secret before they can be verified, so reads are
+//! throttled whatever their outcome: at most one is in flight per container (the state
+//! mutex is held across it), and a read that failed or timed out is not repeated for
+//! [`EMPTY_RETRY_PAUSE`]. Nobody can make this container call Secrets Manager at will.
 
-use std::fmt;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,36 +24,13 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use crate::deadline::Deadline;
-use crate::supabase::signature::{KeyError, WebhookKeys};
-
-/// A secret value that never shows itself in `Debug` or `Display`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Redacted(String);
-
-impl Redacted {
-    pub fn new(value: impl Into<String>) -> Self {
-        Redacted(value.into())
-    }
-
-    /// The only way to read the value: grep for `expose` to audit every use.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Redacted {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Redacted(***)")
-    }
-}
+pub use crate::redacted::Redacted;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Secrets {
     pub zuplo_api_key: Redacted,
-    /// The Supabase hook secret(s), parsed once per load. `None` when the field is
-    /// absent; an error when it is malformed, kept apart so that a bad Supabase secret
-    /// does not take the Zuplo token (and the Firebase routes) down with it.
-    pub supabase_hook_keys: Option<Result<WebhookKeys, KeyError>>,
+    /// Every other non-null field of a JSON secret, by name (trimmed, never empty).
+    fields: BTreeMap<String, Redacted>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -77,31 +60,42 @@ impl Secrets {
             }
             return Ok(Secrets {
                 zuplo_api_key: Redacted::new(raw),
-                supabase_hook_keys: None,
+                fields: BTreeMap::new(),
             });
         }
         // serde_json's syntax errors carry positions only, never input text.
-        let value: serde_json::Value = serde_json::from_str(raw).map_err(|_| {
-            SecretError::Malformed("SecretString starts with '{' but is not valid JSON")
-        })?;
-        let field = |name| match value.get(name) {
-            None | Some(serde_json::Value::Null) => Ok(None),
-            Some(serde_json::Value::String(s)) if !s.trim().is_empty() => {
-                Ok(Some(Redacted::new(s.trim())))
+        let object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(raw)
+            .map_err(|_| {
+                SecretError::Malformed("SecretString starts with '{' but is not a JSON object")
+            })?;
+        let mut fields = BTreeMap::new();
+        for (name, value) in object {
+            match value {
+                serde_json::Value::Null => {}
+                serde_json::Value::String(s) if !s.trim().is_empty() => {
+                    fields.insert(name, Redacted::new(s.trim()));
+                }
+                _ => {
+                    return Err(SecretError::Malformed(
+                        "secret fields must be non-empty strings",
+                    ));
+                }
             }
-            Some(_) => Err(SecretError::Malformed(
-                "secret fields must be non-empty strings",
-            )),
-        };
-        let zuplo_api_key = field("zuplo_api_key")?.ok_or(SecretError::Malformed(
-            "JSON secret has no zuplo_api_key field",
-        ))?;
-        let supabase_hook_keys =
-            field("supabase_hook_secret")?.map(|secret| WebhookKeys::parse(secret.expose()));
+        }
+        let zuplo_api_key = fields
+            .remove("zuplo_api_key")
+            .ok_or(SecretError::Malformed(
+                "JSON secret has no zuplo_api_key field",
+            ))?;
         Ok(Secrets {
             zuplo_api_key,
-            supabase_hook_keys,
+            fields,
         })
+    }
+
+    /// A named field of a JSON secret, if present (a provider's signing secret, say).
+    pub fn field(&self, name: &str) -> Option<&Redacted> {
+        self.fields.get(name)
     }
 }
 
@@ -111,6 +105,47 @@ impl Secrets {
 pub struct Lease {
     pub secrets: Arc<Secrets>,
     generation: u64,
+}
+
+impl Lease {
+    /// Which load of the secret this is: changes whenever it is read again.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+}
+
+/// A value derived from the secret (parsed signing keys, say), computed once per load
+/// of the secret rather than once per request: parsing, and reporting a malformed
+/// field, happen when the secret changes, not on every (possibly unsigned) request.
+pub struct PerLoad<T> {
+    cell: std::sync::Mutex<Option<(u64, Arc<T>)>>,
+}
+
+impl<T> Default for PerLoad<T> {
+    fn default() -> Self {
+        PerLoad {
+            cell: std::sync::Mutex::new(None),
+        }
+    }
+}
+
+impl<T> PerLoad<T> {
+    /// The value for `lease`'s load, from `derive` the first time that load is seen.
+    pub fn get(&self, lease: &Lease, derive: impl FnOnce(&Secrets) -> T) -> Arc<T> {
+        // A poisoned lock only means a panic mid-assignment of a plain Option.
+        let mut cell = self
+            .cell
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((generation, value)) = cell.as_ref()
+            && *generation == lease.generation
+        {
+            return value.clone();
+        }
+        let value = Arc::new(derive(&lease.secrets));
+        *cell = Some((lease.generation, value.clone()));
+        value
+    }
 }
 
 struct Cached {
@@ -255,11 +290,9 @@ impl SecretStore {
         let secrets = match self.fetch(deadline).await {
             Ok(secrets) => Arc::new(secrets),
             Err(e) => {
-                // A timeout says more about the caller's deadline than about Secrets
-                // Manager: only real failures pause the next attempts.
-                if e != SecretError::Timeout {
-                    state.last_failure = Some((Instant::now(), e.clone()));
-                }
+                // Timeouts pause the next attempts too: while Secrets Manager is slow,
+                // unsigned requests must not each start a read of their own.
+                state.last_failure = Some((Instant::now(), e.clone()));
                 return Err(e);
             }
         };
@@ -271,16 +304,6 @@ impl SecretStore {
         });
         state.last_failure = None;
         tracing::info!(generation, "loaded secrets from Secrets Manager");
-        // Said once per load, not on every (possibly unauthenticated) Supabase request.
-        match &secrets.supabase_hook_keys {
-            Some(Err(e)) => {
-                tracing::error!(reason = %e, "supabase_hook_secret is malformed: the Supabase routes will refuse every request until it is fixed")
-            }
-            None => tracing::info!(
-                "the secret has no supabase_hook_secret: the Supabase routes answer 404"
-            ),
-            Some(Ok(_)) => {}
-        }
         Ok(Lease {
             secrets,
             generation,
@@ -332,32 +355,28 @@ mod tests {
     fn bare_token() {
         let s = Secrets::parse("  zpka_abc_123\n").unwrap();
         assert_eq!(s.zuplo_api_key.expose(), "zpka_abc_123");
-        assert_eq!(s.supabase_hook_keys, None);
+        assert_eq!(s.field("supabase_hook_secret"), None);
     }
 
     #[test]
     fn json_object() {
         let s = Secrets::parse(
-            r#"{"zuplo_api_key":"zpka_x","supabase_hook_secret":"v1,whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}"#,
+            r#"{"zuplo_api_key":"zpka_x","supabase_hook_secret":" v1,whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw ","unused":null}"#,
         )
         .unwrap();
         assert_eq!(s.zuplo_api_key.expose(), "zpka_x");
-        assert!(matches!(s.supabase_hook_keys, Some(Ok(_))));
+        assert_eq!(
+            s.field("supabase_hook_secret").map(Redacted::expose),
+            Some("v1,whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+        );
+        assert_eq!(s.field("unused"), None);
+        assert_eq!(s.field("zuplo_api_key"), None, "the token is not a field");
         assert_eq!(
             Secrets::parse(r#"{"zuplo_api_key":"zpka_x"}"#)
                 .unwrap()
-                .supabase_hook_keys,
+                .field("supabase_hook_secret"),
             None
         );
-    }
-
-    #[test]
-    fn a_malformed_hook_secret_keeps_the_zuplo_token() {
-        let s =
-            Secrets::parse(r#"{"zuplo_api_key":"zpka_x","supabase_hook_secret":"whsec_short"}"#)
-                .unwrap();
-        assert_eq!(s.zuplo_api_key.expose(), "zpka_x");
-        assert!(matches!(s.supabase_hook_keys, Some(Err(_))));
     }
 
     #[test]
@@ -371,6 +390,7 @@ mod tests {
             r#"{"zuplo_api_key":""}"#,
             r#"{"zuplo_api_key":12345}"#,
             r#"{"zuplo_api_key":"zpka_ok","supabase_hook_secret":7}"#,
+            r#"{"zuplo_api_key":"zpka_ok","clerk_webhook_secret":"  "}"#,
         ] {
             let e = Secrets::parse(raw).unwrap_err();
             let shown = e.to_string();
@@ -384,9 +404,34 @@ mod tests {
 
     #[test]
     fn debug_never_shows_the_value() {
-        let s = Secrets::parse(r#"{"zuplo_api_key":"zpka_topsecret"}"#).unwrap();
+        let s = Secrets::parse(r#"{"zuplo_api_key":"zpka_topsecret","other":"hook_topsecret"}"#)
+            .unwrap();
         let shown = format!("{s:?}");
         assert!(!shown.contains("topsecret"), "{shown}");
         assert!(shown.contains("***"));
+    }
+
+    #[test]
+    fn per_load_values_are_derived_once_per_generation() {
+        let secrets = Arc::new(Secrets::parse("zpka_x").unwrap());
+        let first = Lease {
+            secrets: secrets.clone(),
+            generation: 1,
+        };
+        let second = Lease {
+            secrets,
+            generation: 2,
+        };
+        let derived = PerLoad::default();
+        let mut calls = 0;
+        for lease in [&first, &first, &second, &second, &first] {
+            derived.get(lease, |_| {
+                calls += 1;
+                calls
+            });
+        }
+        // Generation 1, then 2, then 1 again (a different load than the one cached).
+        assert_eq!(calls, 3);
+        assert_eq!(*derived.get(&first, |_| 99), 3);
     }
 }

@@ -9,7 +9,9 @@
 //! The per-user flights turn N concurrent first requests for one user (a burst of
 //! retries, or several tabs) into one Zuplo round trip; the others wait and then read
 //! the cache. The deterministic consumer name would keep them from creating duplicates
-//! anyway, but each would cost a create, a 409 and a lookup.
+//! anyway, but each would cost a create, a 409 and a lookup. Standard Lambda hands a
+//! container one event at a time, so the flights matter where requests do overlap:
+//! Lambda Managed Instances (`run_concurrent`), a concurrent command-line sync, tests.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -18,6 +20,7 @@ use std::time::Duration;
 use tokio::sync::OwnedMutexGuard;
 use tokio::time::Instant;
 
+use super::identity::{ConsumerId, ConsumerName};
 use crate::deadline::{Deadline, DeadlineExceeded};
 
 pub struct ConsumerCache {
@@ -36,7 +39,10 @@ struct Entries {
 }
 
 struct Entry {
-    consumer_id: String,
+    /// The user key the entry was stored for: a lookup by any other key misses, so a
+    /// cached consumer is only ever handed to the identity it was cached for.
+    key: String,
+    consumer_id: ConsumerId,
     stored: Instant,
 }
 
@@ -76,16 +82,18 @@ impl ConsumerCache {
         }
     }
 
-    pub fn get(&self, name: &str) -> Option<String> {
+    /// The consumer cached under `name` for the user `key`.
+    pub fn get(&self, name: &ConsumerName, key: &str) -> Option<ConsumerId> {
         let entries = lock(&self.entries);
         entries
             .by_name
-            .get(name)
-            .filter(|e| e.stored.elapsed() < self.ttl)
+            .get(name.as_str())
+            .filter(|e| e.stored.elapsed() < self.ttl && e.key == key)
             .map(|e| e.consumer_id.clone())
     }
 
-    pub fn put(&self, name: &str, consumer_id: &str) {
+    pub fn put(&self, name: &ConsumerName, key: &str, consumer_id: &ConsumerId) {
+        let name = name.as_str();
         if self.ttl.is_zero() {
             return;
         }
@@ -94,7 +102,8 @@ impl ConsumerCache {
         entries.by_name.insert(
             name.to_owned(),
             Entry {
-                consumer_id: consumer_id.to_owned(),
+                key: key.to_owned(),
+                consumer_id: consumer_id.clone(),
                 stored: now,
             },
         );
@@ -125,9 +134,10 @@ impl ConsumerCache {
     /// Waits (within `deadline`) until no other request is working on `name`.
     pub async fn flight(
         &self,
-        name: &str,
+        name: &ConsumerName,
         deadline: Deadline,
     ) -> Result<Flight<'_>, DeadlineExceeded> {
+        let name = name.as_str();
         let lock_for_name = lock(&self.flights)
             .entry(name.to_owned())
             .or_default()
@@ -152,43 +162,70 @@ impl ConsumerCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::provision::identity::{ColonIn, Provider, UserKey};
+
+    /// The consumer name of user `u`, and its key.
+    fn user(u: &str) -> (ConsumerName, String) {
+        let key = UserKey::new(Provider::new("p", 0, ColonIn::Nowhere), &[], u).unwrap();
+        (key.consumer_name(), key.as_str().to_owned())
+    }
+
+    fn put(cache: &ConsumerCache, u: &str, id: &str) {
+        let (name, key) = user(u);
+        cache.put(&name, &key, &ConsumerId::new(id));
+    }
+
+    fn get(cache: &ConsumerCache, u: &str) -> Option<String> {
+        let (name, key) = user(u);
+        cache.get(&name, &key).map(|id| id.as_str().to_owned())
+    }
 
     #[tokio::test(start_paused = true)]
     async fn entries_expire_after_the_ttl() {
         let cache = ConsumerCache::new(Duration::from_secs(60), 10);
-        cache.put("c-1", "csmr_1");
-        assert_eq!(cache.get("c-1").as_deref(), Some("csmr_1"));
+        put(&cache, "c-1", "csmr_1");
+        assert_eq!(get(&cache, "c-1").as_deref(), Some("csmr_1"));
         tokio::time::advance(Duration::from_secs(61)).await;
-        assert_eq!(cache.get("c-1"), None);
+        assert_eq!(get(&cache, "c-1"), None);
     }
 
     #[test]
     fn capacity_evicts_the_oldest() {
         let cache = ConsumerCache::new(Duration::from_secs(60), 3);
         for i in 0..5 {
-            cache.put(&format!("c-{i}"), &format!("csmr_{i}"));
+            put(&cache, &format!("c-{i}"), &format!("csmr_{i}"));
         }
         assert_eq!(cache.len(), 3);
-        assert_eq!(cache.get("c-0"), None);
-        assert_eq!(cache.get("c-1"), None);
-        assert_eq!(cache.get("c-4").as_deref(), Some("csmr_4"));
+        assert_eq!(get(&cache, "c-0"), None);
+        assert_eq!(get(&cache, "c-1"), None);
+        assert_eq!(get(&cache, "c-4").as_deref(), Some("csmr_4"));
     }
 
     #[test]
     fn storing_a_name_again_keeps_the_bound() {
         let cache = ConsumerCache::new(Duration::from_secs(60), 2);
         for i in 0..1000 {
-            cache.put("c-same", &format!("csmr_{i}"));
+            put(&cache, "c-same", &format!("csmr_{i}"));
         }
-        assert_eq!(cache.get("c-same").as_deref(), Some("csmr_999"));
+        assert_eq!(get(&cache, "c-same").as_deref(), Some("csmr_999"));
         assert!(lock(&cache.entries).order.len() <= 2 * 2 + 16);
+    }
+
+    #[test]
+    fn an_entry_serves_only_the_key_it_was_stored_for() {
+        let cache = ConsumerCache::new(Duration::from_secs(60), 10);
+        let (name, key) = user("alice");
+        cache.put(&name, &key, &ConsumerId::new("csmr_alice"));
+        assert_eq!(cache.get(&name, &key), Some(ConsumerId::new("csmr_alice")));
+        // Same name, other key (which a real name collision would need): a miss.
+        assert_eq!(cache.get(&name, "p:mallory"), None);
     }
 
     #[test]
     fn zero_ttl_disables_the_cache() {
         let cache = ConsumerCache::new(Duration::ZERO, 10);
-        cache.put("c-1", "csmr_1");
-        assert_eq!(cache.get("c-1"), None);
+        put(&cache, "c-1", "csmr_1");
+        assert_eq!(get(&cache, "c-1"), None);
         assert!(cache.is_empty());
     }
 
@@ -196,16 +233,16 @@ mod tests {
     async fn flights_serialise_one_name_and_clean_up() {
         let cache = ConsumerCache::new(Duration::from_secs(60), 10);
         let deadline = Deadline::after(Duration::from_secs(1));
-        let first = cache.flight("c-1", deadline).await.unwrap();
+        let first = cache.flight(&user("c-1").0, deadline).await.unwrap();
         // Another name is not blocked.
-        let other = cache.flight("c-2", deadline).await.unwrap();
+        let other = cache.flight(&user("c-2").0, deadline).await.unwrap();
         drop(other);
         // The same name waits until the deadline while the first flight is held.
-        assert!(cache.flight("c-1", deadline).await.is_err());
+        assert!(cache.flight(&user("c-1").0, deadline).await.is_err());
         drop(first);
         assert_eq!(cache.flights_in_map(), 0);
         let again = cache
-            .flight("c-1", Deadline::after(Duration::from_secs(1)))
+            .flight(&user("c-1").0, Deadline::after(Duration::from_secs(1)))
             .await;
         assert!(again.is_ok());
     }

@@ -1,0 +1,4 @@
+//! Who we call: Zuplo's Developer API and AWS Secrets Manager.
+
+pub mod secrets;
+pub mod zuplo;
