@@ -713,3 +713,32 @@ async fn firebase_routes_are_404_when_firebase_is_not_configured() {
         resp.text
     );
 }
+
+/// `<provider>:<project>:<tenant>:<uid>` must read back one way only: a uid may hold
+/// `:` (custom authentication), a tenant may not, so tenant `t1:x` with uid `bob` can
+/// never share a consumer (or a cache entry) with tenant `t1` and uid `x:bob`.
+#[tokio::test]
+async fn identities_whose_name_could_be_read_two_ways_are_refused() {
+    let h = Harness::start().await;
+    let mut colon_uid = claims("x:bob", "beforeCreate");
+    colon_uid["tenant_id"] = json!("t1");
+    colon_uid["user_record"]["tenant_id"] = json!("t1");
+    let (status, body) = h.before_create(&sign(&colon_uid)).await;
+    assert_eq!(status, 200, "{body}");
+    let first = consumer_claim(&body).map(str::to_owned);
+    assert!(first.is_some());
+
+    let mut colon_tenant = claims("bob", "beforeCreate");
+    colon_tenant["tenant_id"] = json!("t1:x");
+    colon_tenant["user_record"]["tenant_id"] = json!("t1:x");
+    let calls = h.zuplo_calls();
+    let (status, body) = h.before_create(&sign(&colon_tenant)).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(consumer_claim(&body).is_none());
+    assert_eq!(
+        h.zuplo_calls(),
+        calls,
+        "no Zuplo call for an ambiguous identity"
+    );
+    assert_eq!(h.zuplo.consumers().len(), 1);
+}

@@ -16,10 +16,9 @@ fn template() -> Value {
         .output();
     // A plain `cargo test` has no .venv on PATH: one line, not a panic per test.
     let Some(out) = out.ok().filter(|o| o.status.code() != Some(3)) else {
-        eprintln!(
-            "python3 with PyYAML is not on PATH: run the tests with scripts/test.sh, which sets it up"
+        stop_test_binary(
+            "python3 with PyYAML is not on PATH: run the tests with scripts/test.sh, which sets it up",
         );
-        std::process::exit(2);
     };
     assert!(
         out.status.success(),
@@ -216,4 +215,12 @@ fn alarms_watch_errors_and_failed_provisioning() {
     }
     let logs = &r["HookLogGroup"]["Properties"];
     assert_eq!(logs["RetentionInDays"], json!({"Ref": "LogRetentionDays"}));
+}
+
+/// Prints one line and ends this test binary. The line is written to the real stderr:
+/// the test harness captures `eprintln!` and would drop it with the process.
+fn stop_test_binary(line: &str) -> ! {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "\n{line}\n");
+    std::process::exit(2);
 }

@@ -158,8 +158,9 @@ pub struct SecretsProxy {
 /// instead of a panic per test.
 pub fn require(what_is_missing: &str, present: bool) {
     if !present {
-        eprintln!("{what_is_missing}: run the tests with scripts/test.sh, which sets it up");
-        std::process::exit(2);
+        stop_test_binary(&format!(
+            "{what_is_missing}: run the tests with scripts/test.sh, which sets it up"
+        ));
     }
 }
 
@@ -812,4 +813,12 @@ impl std::io::Write for CapturedLogs {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
+}
+
+/// Prints one line and ends this test binary. The line is written to the real stderr:
+/// the test harness captures `eprintln!` and would drop it with the process.
+fn stop_test_binary(line: &str) -> ! {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "\n{line}\n");
+    std::process::exit(2);
 }
