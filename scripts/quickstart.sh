@@ -3,8 +3,8 @@
 #   builds the function and the Zuplo Developer API stand-in, starts a local Secrets
 #   Manager (moto) holding the Zuplo token, runs the real binary under
 #   `cargo lambda watch`, sends the sample events from events/ with
-#   `cargo lambda invoke` (the Supabase ones signed just before sending), and prints
-#   what came back.
+#   `cargo lambda invoke` (the Supabase ones signed just before sending, the Cognito
+#   ones as direct invocations), and prints what came back.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -50,6 +50,20 @@ for name in custom-access-token-email custom-access-token-refresh custom-access-
   SUPABASE_HOOK_SECRET="$HOOK_SECRET" python3 scripts/sign_event.py "events/supabase-$name.json" >"$signed"
   invoke "$signed" | show "supabase-$name.json" "$RUN_DIR/id-supabase-$name"
 done
+
+echo
+echo "Sending the Cognito user pool trigger events (direct invocations, no HTTP):"
+# Straight to the Lambda Invoke API, as Cognito calls it: a function error comes back
+# as its errorType/errorMessage document.
+for name in pre-sign-up-allowed pre-sign-up-rejected post-confirmation \
+  post-confirmation-forgot-password pre-token-generation-v1 pre-token-generation-v1-refresh \
+  pre-token-generation-v2 pre-token-generation-v3 pre-token-generation-v3-client-credentials; do
+  curl -s -w '\n%{http_code}' -X POST --data-binary "@events/cognito-$name.json" \
+    "http://127.0.0.1:$FN_PORT/2015-03-31/functions/zuplo-auth-hooks/invocations" |
+    python3 scripts/show_direct.py "cognito-$name.json" "$RUN_DIR/id-cognito-$name"
+done
+cognito_id="$(cat "$RUN_DIR/id-cognito-pre-token-generation-v1")"
+cognito_refresh_id="$(cat "$RUN_DIR/id-cognito-pre-token-generation-v1-refresh")"
 token_id="$(cat "$RUN_DIR/id-supabase-custom-access-token-email")"
 refresh_id="$(cat "$RUN_DIR/id-supabase-custom-access-token-refresh")"
 
@@ -67,6 +81,12 @@ if [ -n "$token_id" ] && [ "$token_id" = "$refresh_id" ]; then
   echo "Supabase: the token refresh carries the same consumer: $token_id"
 else
   echo "MISMATCH (Supabase): first token=$token_id refresh=$refresh_id" >&2
+  status=1
+fi
+if [ -n "$cognito_id" ] && [ "$cognito_id" = "$cognito_refresh_id" ]; then
+  echo "Cognito: the token refresh carries the same consumer: $cognito_id"
+else
+  echo "MISMATCH (Cognito): sign-in=$cognito_id refresh=$cognito_refresh_id" >&2
   status=1
 fi
 exit "$status"

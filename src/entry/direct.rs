@@ -9,7 +9,7 @@ use lambda_runtime::{Context, Diagnostic};
 use serde_json::Value;
 
 use crate::app::App;
-use crate::telemetry::{RejectReason, Report, RequestFacts};
+use crate::telemetry::{Outcome, RejectReason, Report, RequestFacts};
 
 /// `errorType` of an event no provider handles.
 pub const UNSUPPORTED: &str = "UnsupportedEvent";
@@ -37,12 +37,56 @@ impl Source {
     }
 }
 
-pub async fn handle(app: &App, event: &Value, context: &Context) -> Result<Value, Diagnostic> {
+pub async fn handle(app: &App, event: Value, context: &Context) -> Result<Value, Diagnostic> {
     let started = tokio::time::Instant::now();
     let cold_start = app.clock().take_first_request();
+    let taken = app
+        .doors()
+        .iter()
+        .find_map(|door| door.direct_route(&event).map(|route| (door, route)));
+    let Some((door, route)) = taken else {
+        return unsupported(app, &event, context, started, cold_start);
+    };
+    let budget = door.budget();
+    let deadline = app
+        .clock()
+        .request_deadline(budget, context.deadline, cold_start);
+    let (answer, report) = door.handle_direct(route, event, deadline).await;
+    // For the log line only: a direct invocation has no status of its own.
+    let status = match (&answer, report.outcome) {
+        (Ok(_), _) => 200,
+        (Err(_), Outcome::Refused) => 403,
+        (Err(_), Outcome::Failed(_)) => 503,
+        (Err(_), _) => 400,
+    };
+    app.telemetry().record(
+        &RequestFacts {
+            route: route.name,
+            request_id: &context.request_id,
+            status,
+            elapsed: started.elapsed(),
+            budget,
+            headroom: Some(deadline.remaining()),
+            cold_start,
+        },
+        &report,
+    );
+    answer.map_err(|e| Diagnostic {
+        error_type: e.error_type.to_owned(),
+        error_message: e.message,
+    })
+}
+
+fn unsupported(
+    app: &App,
+    event: &Value,
+    context: &Context,
+    started: tokio::time::Instant,
+    cold_start: bool,
+) -> Result<Value, Diagnostic> {
     let source = Source::of(event);
-    // No provider takes direct events yet. The log shows the event's shape (its
-    // top-level field names and the source's own label), never its values.
+    // The log shows the event's shape (its top-level field names and the source's own
+    // label), never its values.
     tracing::warn!(
         source = %describe(&source),
         fields = %shape(event),

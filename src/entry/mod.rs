@@ -49,6 +49,6 @@ pub async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<Value, Diagn
     let (payload, context) = event.into_parts();
     match Envelope::of(&payload) {
         Envelope::Http => Ok(http::handle(app, &payload, &context).await),
-        Envelope::Direct => direct::handle(app, &payload, &context).await,
+        Envelope::Direct => direct::handle(app, payload, &context).await,
     }
 }

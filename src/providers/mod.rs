@@ -7,6 +7,7 @@
 //! line in each of the three lists below ([`Settings`], [`Settings::doors`],
 //! [`claim_is_reserved`]).
 
+pub mod cognito;
 pub mod firebase;
 pub mod supabase;
 
@@ -33,6 +34,24 @@ pub struct Route {
     pub path: &'static str,
     pub name: &'static str,
 }
+
+/// A kind of direct invocation a provider takes: its name in logs and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DirectRoute {
+    pub name: &'static str,
+}
+
+/// A direct invocation's refusal: the invoking service shows `message` to the user
+/// (Cognito: "<trigger> failed with error <message>."), so it names nothing internal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectError {
+    pub error_type: &'static str,
+    pub message: String,
+}
+
+/// A direct invocation's result: the answer (the event with its response filled), or
+/// a refusal.
+pub type DirectAnswer = Result<serde_json::Value, DirectError>;
 
 /// What every provider is built with: the per-container state they share.
 #[derive(Clone)]
@@ -64,6 +83,29 @@ pub trait Door: Send + Sync {
         request: &'a HttpRequest,
         deadline: Deadline,
     ) -> BoxFuture<'a, (Reply, Report)>;
+    /// Whether it takes this direct invocation, and under which route name.
+    fn direct_route(&self, _event: &serde_json::Value) -> Option<&'static DirectRoute> {
+        None
+    }
+    /// Answers one direct invocation it took (see [`Door::direct_route`]).
+    fn handle_direct<'a>(
+        &'a self,
+        route: &'static DirectRoute,
+        event: serde_json::Value,
+        deadline: Deadline,
+    ) -> BoxFuture<'a, (DirectAnswer, Report)> {
+        // Only reached if a provider claims a route it does not answer.
+        let _ = (route, event, deadline);
+        Box::pin(async {
+            (
+                Err(DirectError {
+                    error_type: "UnsupportedEvent",
+                    message: "Unsupported event".into(),
+                }),
+                Report::rejected(crate::telemetry::RejectReason::Payload, "not handled"),
+            )
+        })
+    }
     /// Fills its own caches during init; never fatal.
     fn warm_up(&self, _deadline: Deadline) -> BoxFuture<'_, ()> {
         Box::pin(async {})
@@ -78,6 +120,7 @@ pub struct Settings {
     /// `None` when `FIREBASE_PROJECT_ID` is unset.
     pub firebase: Option<firebase::Settings>,
     pub supabase: supabase::Settings,
+    pub cognito: cognito::Settings,
 }
 
 impl Settings {
@@ -85,6 +128,7 @@ impl Settings {
         Ok(Settings {
             firebase: firebase::Settings::from_vars(vars)?,
             supabase: supabase::Settings::from_vars(vars)?,
+            cognito: cognito::Settings::from_vars(vars)?,
         })
     }
 
@@ -93,6 +137,7 @@ impl Settings {
         vec![
             Box::new(firebase::Firebase::new(self.firebase.clone(), shared)),
             Box::new(supabase::Supabase::new(self.supabase.clone(), shared)),
+            Box::new(cognito::Cognito::new(self.cognito.clone(), shared)),
         ]
     }
 }
@@ -100,9 +145,13 @@ impl Settings {
 /// Whether a provider reserves this claim name. `CONSUMER_CLAIM` is one name for
 /// every provider's tokens, so none of them may reserve it.
 pub fn claim_is_reserved(name: &str) -> bool {
-    [firebase::RESERVED_CLAIMS, supabase::RESERVED_CLAIMS]
-        .iter()
-        .any(|reserved| reserved.contains(&name))
+    [
+        firebase::RESERVED_CLAIMS,
+        supabase::RESERVED_CLAIMS,
+        cognito::RESERVED_CLAIMS,
+    ]
+    .iter()
+    .any(|reserved| reserved.contains(&name))
 }
 
 /// The answer of a route whose provider is not enabled.
