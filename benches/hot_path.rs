@@ -1,6 +1,7 @@
 //! In-process latency of the function's own work, with every dependency on loopback
 //! and answering at once: Firebase token verification, Supabase webhook verification,
-//! and whole requests through the handler. Prints p50/p99 per operation.
+//! and whole requests (HTTP and direct invocations) through the handler. Prints p50/p99
+//! per operation.
 //!
 //! Run with `scripts/bench.sh` (which starts moto), or
 //! `MOTO_URL=http://127.0.0.1:PORT cargo bench --bench hot_path [-- --quick]`.
@@ -165,6 +166,26 @@ async fn run(n: usize) -> Vec<Figures> {
                 async move {
                     let answer = h.supabase(CAT, refresh).await;
                     assert_eq!(answer.status, 200);
+                }
+            },
+        )
+        .await,
+    );
+
+    // A Cognito refresh of a user this container remembers: a direct invocation, no call.
+    let pre_token: serde_json::Value = serde_json::from_str(include_str!(
+        "../events/cognito-pre-token-generation-v2.json"
+    ))
+    .expect("sample event");
+    out.push(
+        measure(
+            "handler: Cognito pre token generation, cached user (no call)",
+            n,
+            |_| {
+                let (h, event) = (&h, pre_token.clone());
+                async move {
+                    let answer = invoke(&h.app, event).await.expect("an answer");
+                    assert!(answer["response"]["claimsAndScopeOverrideDetails"].is_object());
                 }
             },
         )

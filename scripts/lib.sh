@@ -16,6 +16,8 @@ SAM_REQ='aws-sam-cli==1.170.0 cfn-lint==1.58.0'
 WEBHOOKS_REQ='standardwebhooks==1.1.0'
 # Reads template.yaml for tests/template.rs.
 PYYAML_REQ='PyYAML==6.0.4'
+# Drives cognito-local in scripts/cognito_e2e.py.
+BOTO3_REQ='boto3==1.44.8'
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 

@@ -28,28 +28,24 @@ pub struct App {
 }
 
 impl App {
+    /// `http` is [`crate::clients::http_client`]'s, the one `aws` sends through too.
     /// Metrics go to stdout, or nowhere when `METRICS_ENABLED` is off.
-    pub fn new(config: &Config, aws: &aws_config::SdkConfig) -> Result<Self, reqwest::Error> {
+    pub fn new(config: &Config, aws: &aws_config::SdkConfig, http: reqwest::Client) -> Self {
         let sink = if config.metrics_enabled {
             MetricsSink::Stdout
         } else {
             MetricsSink::Off
         };
-        Self::with_metrics(config, aws, sink)
+        Self::with_metrics(config, aws, http, sink)
     }
 
     pub fn with_metrics(
         config: &Config,
         aws: &aws_config::SdkConfig,
+        http: reqwest::Client,
         metrics: MetricsSink,
-    ) -> Result<Self, reqwest::Error> {
+    ) -> Self {
         let clock = Clock::new(config.deadline_margin);
-        // One client for every outbound HTTPS call, so its connection pool outlives requests.
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("zuplo-auth-hooks/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(2))
-            .pool_idle_timeout(Duration::from_secs(50))
-            .build()?;
         let secrets = Arc::new(SecretStore::new(
             aws_sdk_secretsmanager::Client::new(aws),
             config.zuplo_secret_id.clone(),
@@ -76,13 +72,13 @@ impl App {
             fail_mode: config.fail_mode,
             signup_policy: config.signup_policy.clone(),
         };
-        Ok(App {
+        App {
             secrets,
             zuplo,
             doors: config.providers.doors(&shared),
             clock,
             telemetry: Telemetry::new(config.metrics_namespace.clone(), metrics),
-        })
+        }
     }
 
     pub fn doors(&self) -> &[Box<dyn Door>] {

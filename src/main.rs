@@ -1,5 +1,5 @@
 use lambda_runtime::{Error, service_fn};
-use zuplo_auth_hooks::{App, Config, entry};
+use zuplo_auth_hooks::{App, Config, clients, entry};
 
 /// Lambda hands a container one event at a time, and a small function has well under
 /// one vCPU, so the work is I/O-bound and sequential: a single-threaded runtime avoids
@@ -20,8 +20,11 @@ async fn run() -> Result<(), Error> {
     // A configuration error is the one failure allowed to stop init: it names the
     // variable to fix, and no request could succeed without it.
     let config = Config::from_env().inspect_err(|e| tracing::error!("{e}"))?;
-    let aws = aws_config::load_from_env().await;
-    let app = App::new(&config, &aws)?;
+    // The SDK sends its requests through the function's own HTTP client: one TLS stack,
+    // one read of the root certificates.
+    let http = clients::http_client()?;
+    let aws = clients::sdk_http::load_aws_config(&http).await;
+    let app = App::new(&config, &aws, http);
     app.warm_up().await;
 
     let app = &app;

@@ -693,7 +693,7 @@ async fn firebase_routes_are_404_when_firebase_is_not_configured() {
         ("ZUPLO_SECRET_ID", "unused".to_owned()),
     ]);
     let config = zuplo_auth_hooks::Config::from_lookup(|k| env.get(k).cloned()).unwrap();
-    let app = zuplo_auth_hooks::App::new(&config, &sdk_config("http://127.0.0.1:9").await).unwrap();
+    let app = zuplo_auth_hooks::App::new(&config, &sdk_config("http://127.0.0.1:9").await, http());
     let resp = answer(
         invoke(
             &app,

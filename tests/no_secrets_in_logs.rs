@@ -148,7 +148,8 @@ async fn no_token_key_or_jwt_is_ever_logged() {
         .collect();
     assert!(keys.len() >= 3, "{keys:?}");
     for secret in [ZUPLO_TOKEN, rotated] {
-        assert!(!logs.contains(secret), "token leaked into logs");
+        let leak = logs.lines().find(|l| l.contains(secret)).unwrap_or("");
+        assert!(!logs.contains(secret), "token leaked into logs: {leak}");
     }
     for key in &keys {
         assert!(!logs.contains(key.as_str()), "an API key leaked into logs");

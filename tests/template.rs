@@ -86,7 +86,8 @@ fn the_function_is_arm64_al2023_built_by_cargo_lambda() {
     let t = template();
     let f = &t["Resources"]["HookFunction"];
     assert_eq!(f["Type"], "AWS::Serverless::Function");
-    let p = &f["Properties"];
+    // Both functions take runtime, architecture and handler from the globals.
+    let p = &t["Globals"]["Function"];
     assert_eq!(p["Runtime"], "provided.al2023");
     assert_eq!(p["Architectures"], json!(["arm64"]));
     assert_eq!(p["Handler"], "bootstrap");
@@ -125,6 +126,11 @@ fn the_role_reads_only_its_secret() {
     let policies = t["Resources"]["HookFunction"]["Properties"]["Policies"]
         .as_array()
         .unwrap();
+    // The Cognito function's role grants exactly the same.
+    assert_eq!(
+        &t["Resources"]["CognitoFunction"]["Properties"]["Policies"],
+        &t["Resources"]["HookFunction"]["Properties"]["Policies"]
+    );
     assert_eq!(policies.len(), 1, "{policies:?}");
     let statements = policies[0]["Statement"].as_array().unwrap();
     assert_eq!(statements.len(), 2);
@@ -141,7 +147,7 @@ fn the_role_reads_only_its_secret() {
         json!({"Fn::If": ["CreateSecret", {"Ref": "ZuploSecret"}, {"Ref": "ExistingSecretArn"}]});
     assert_eq!(s["Resource"], secret);
     // The function is told to read that same secret.
-    let env = &t["Resources"]["HookFunction"]["Properties"]["Environment"]["Variables"];
+    let env = &t["Globals"]["Function"]["Environment"]["Variables"];
     assert_eq!(env["ZUPLO_SECRET_ID"], secret);
     assert_eq!(t["Resources"]["ZuploSecret"]["Condition"], "CreateSecret");
 }
@@ -149,9 +155,16 @@ fn the_role_reads_only_its_secret() {
 #[test]
 fn every_setting_is_a_parameter_the_function_reads() {
     let t = template();
-    let env = t["Resources"]["HookFunction"]["Properties"]["Environment"]["Variables"]
+    let env = t["Globals"]["Function"]["Environment"]["Variables"]
         .as_object()
         .unwrap();
+    for function in ["HookFunction", "CognitoFunction"] {
+        let own = &t["Resources"][function]["Properties"]["Environment"];
+        assert!(
+            own.is_null(),
+            "{function} takes its settings from the globals"
+        );
+    }
     let in_template: BTreeSet<String> = env.keys().cloned().collect();
     let read = variables_read_by_config();
     // Emulator mode and the certificate URL exist for local runs and tests only.
@@ -223,4 +236,71 @@ fn stop_test_binary(line: &str) -> ! {
     use std::io::Write;
     let _ = writeln!(std::io::stderr(), "\n{line}\n");
     std::process::exit(2);
+}
+
+#[test]
+fn the_cognito_function_is_only_for_the_given_pool() {
+    let t = template();
+    let r = &t["Resources"];
+    let f = &r["CognitoFunction"];
+    assert_eq!(f["Condition"], "HasCognito");
+    assert_eq!(
+        t["Conditions"]["HasCognito"],
+        json!({"Fn::Not": [{"Fn::Equals": [{"Ref": "CognitoUserPoolArn"}, ""]}]})
+    );
+    assert_eq!(t["Parameters"]["CognitoUserPoolArn"]["Default"], "");
+    // The same binary, and no HTTP way in.
+    assert_eq!(f["Metadata"], r["HookFunction"]["Metadata"]);
+    assert!(f["Properties"].get("FunctionUrlConfig").is_none());
+    // Cognito waits 5 s per attempt: the budget fits in the timeout, the timeout in 5 s.
+    let timeout_s = f["Properties"]["Timeout"].as_u64().unwrap();
+    let budget_max = t["Parameters"]["CognitoBudgetMs"]["MaxValue"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        timeout_s * 1000 > budget_max && timeout_s <= 5,
+        "{timeout_s} s"
+    );
+    let permission = &r["CognitoInvokePermission"];
+    assert_eq!(permission["Condition"], "HasCognito");
+    let p = &permission["Properties"];
+    assert_eq!(p["Principal"], "cognito-idp.amazonaws.com");
+    assert_eq!(p["Action"], "lambda:InvokeFunction");
+    assert_eq!(p["SourceArn"], json!({"Ref": "CognitoUserPoolArn"}));
+    assert_eq!(
+        p["FunctionName"],
+        json!({"Fn::GetAtt": ["CognitoFunction", "Arn"]})
+    );
+    // No other permission lets anything invoke either function.
+    let permissions = r
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|v| v["Type"] == "AWS::Lambda::Permission")
+        .count();
+    assert_eq!(permissions, 1);
+    // Its own logs and alarms, only when it exists.
+    assert_eq!(
+        f["Properties"]["LoggingConfig"]["LogGroup"],
+        json!({"Ref": "CognitoLogGroup"})
+    );
+    for resource in [
+        "CognitoLogGroup",
+        "CognitoErrorsAlarm",
+        "CognitoThrottlesAlarm",
+    ] {
+        assert_eq!(r[resource]["Condition"], "HasCognito", "{resource}");
+    }
+    for alarm in ["CognitoErrorsAlarm", "CognitoThrottlesAlarm"] {
+        let dims = &r[alarm]["Properties"]["Dimensions"];
+        assert_eq!(
+            dims[0]["Value"],
+            json!({"Ref": "CognitoFunction"}),
+            "{alarm}"
+        );
+    }
+    assert_eq!(
+        t["Outputs"]["CognitoFunctionArn"]["Value"],
+        json!({"Fn::GetAtt": ["CognitoFunction", "Arn"]})
+    );
 }

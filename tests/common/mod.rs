@@ -17,8 +17,14 @@ use axum::response::{IntoResponse, Response};
 use jsonwebtoken::{EncodingKey, Header};
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use serde_json::{Value, json};
+use zuplo_auth_hooks::clients::sdk_http;
 use zuplo_auth_hooks::telemetry::MetricsSink;
 use zuplo_auth_hooks::{App, Config, entry};
+
+/// The function's HTTP client, as `main` builds it.
+pub fn http() -> reqwest::Client {
+    zuplo_auth_hooks::clients::http_client().unwrap()
+}
 use zuplo_standin::{Standin, StandinConfig};
 
 pub const PROJECT: &str = "demo-project";
@@ -247,8 +253,11 @@ impl SecretsProxy {
     }
 }
 
+/// The SDK configured as the function configures it (sending through the function's
+/// HTTP client), pointed at `endpoint`.
 pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
+        .http_client(sdk_http::sdk_http_client(http()))
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
         .endpoint_url(endpoint)
@@ -374,9 +383,9 @@ impl Harness {
         let app = App::with_metrics(
             &config,
             &sdk_config(&secrets.url).await,
+            http(),
             MetricsSink::Memory(metrics.clone()),
-        )
-        .unwrap();
+        );
         if opts.warm_up {
             app.warm_up().await;
         }
@@ -412,9 +421,9 @@ impl Harness {
         let app = App::with_metrics(
             &config,
             &sdk_config(&self.secrets.url).await,
+            http(),
             MetricsSink::Memory(self.metrics.clone()),
-        )
-        .unwrap();
+        );
         app.warm_up().await;
         app.clock().mark_warm();
         app
