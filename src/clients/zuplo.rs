@@ -179,6 +179,42 @@ impl ZuploClient {
         }
     }
 
+    /// `DELETE …/consumers/{name}?tag.<key>=<value>`: Zuplo deletes the consumer (with
+    /// its keys) only if it carries that tag. `false` when there was none to delete (404),
+    /// which is what a repeated delete finds.
+    pub async fn delete_consumer(
+        &self,
+        token: &Redacted,
+        name: &str,
+        tag: (&str, &str),
+        deadline: Deadline,
+    ) -> Result<bool, ZuploError> {
+        with_retries(deadline, "delete consumer", || {
+            self.delete_once(token, name, tag, deadline)
+        })
+        .await
+    }
+
+    async fn delete_once(
+        &self,
+        token: &Redacted,
+        name: &str,
+        (key, value): (&str, &str),
+        deadline: Deadline,
+    ) -> Result<bool, ZuploError> {
+        // Names and tag values are ours (`c-<uuid>`, a provider name): nothing to escape.
+        let request = self
+            .http
+            .delete(format!("{}/{name}?tag.{key}={value}", self.consumers_url))
+            .bearer_auth(token.expose());
+        let response = send(request, deadline).await?;
+        match response.status() {
+            StatusCode::NOT_FOUND => Ok(false),
+            s if s.is_success() => Ok(true),
+            _ => Err(error_from(response, deadline).await),
+        }
+    }
+
     /// `GET /v1/who-am-i`: a cheap authenticated call that checks the token.
     pub async fn who_am_i(&self, token: &Redacted, deadline: Deadline) -> Result<(), ZuploError> {
         let response = send(

@@ -123,6 +123,11 @@ impl ConsumerCache {
         }
     }
 
+    /// Drops what is cached under `name` (its consumer was deleted).
+    pub fn forget(&self, name: &ConsumerName) {
+        lock(&self.entries).by_name.remove(name.as_str());
+    }
+
     pub fn len(&self) -> usize {
         lock(&self.entries).by_name.len()
     }
@@ -209,6 +214,16 @@ mod tests {
         }
         assert_eq!(get(&cache, "c-same").as_deref(), Some("csmr_999"));
         assert!(lock(&cache.entries).order.len() <= 2 * 2 + 16);
+    }
+
+    #[test]
+    fn a_forgotten_entry_is_gone() {
+        let cache = ConsumerCache::new(Duration::from_secs(60), 10);
+        put(&cache, "gone", "csmr_1");
+        put(&cache, "kept", "csmr_2");
+        cache.forget(&user("gone").0);
+        assert_eq!(get(&cache, "gone"), None);
+        assert_eq!(get(&cache, "kept").as_deref(), Some("csmr_2"));
     }
 
     #[test]

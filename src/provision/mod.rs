@@ -24,7 +24,9 @@ use cache::ConsumerCache;
 pub use identity::{
     ColonIn, ConsumerId, ConsumerMetadata, ConsumerName, Identity, KeyError, Provider, UserKey,
 };
-pub use outcome::{Attempt, Decision, Expect, FailMode, Outcome, ProvisionError, Provisioned};
+pub use outcome::{
+    Attempt, Decision, Expect, FailMode, Outcome, ProvisionError, Provisioned, Removed,
+};
 
 pub struct Provisioner {
     zuplo: ZuploClient,
@@ -99,6 +101,69 @@ impl Provisioner {
         let provisioned = self.with_token(identity, expect, deadline).await?;
         self.cache.put(&name, key, &provisioned.consumer_id);
         Ok(provisioned)
+    }
+
+    /// Deletes `identity`'s consumer, and only if it is ours: found under the
+    /// identity's name, carrying our metadata for this very user, and tagged with its
+    /// provider. Makes no delete call when there is nothing to delete; safe to repeat.
+    pub async fn remove(
+        &self,
+        identity: &Identity,
+        deadline: Deadline,
+    ) -> Result<Removed, ProvisionError> {
+        let name = identity.consumer_name();
+        // Not while a request of this container provisions the same user.
+        let _flight = self
+            .cache
+            .flight(&name, deadline)
+            .await
+            .map_err(|_| ProvisionError::Busy)?;
+        let lease = self.secrets.current(deadline).await?;
+        let removed = match self
+            .remove_with(&lease.secrets.zuplo_api_key, identity, deadline)
+            .await
+        {
+            Err(ProvisionError::Zuplo(ZuploError::Unauthorized)) => {
+                tracing::warn!("Zuplo rejected the cached token; reading the secret again");
+                let lease = self
+                    .secrets
+                    .refresh_after_rejection(&lease, deadline)
+                    .await?;
+                self.remove_with(&lease.secrets.zuplo_api_key, identity, deadline)
+                    .await
+            }
+            other => other,
+        }?;
+        self.cache.forget(&name);
+        Ok(removed)
+    }
+
+    async fn remove_with(
+        &self,
+        token: &Redacted,
+        identity: &Identity,
+        deadline: Deadline,
+    ) -> Result<Removed, ProvisionError> {
+        let name = identity.consumer_name();
+        let Some(consumer) = self
+            .zuplo
+            .get_consumer(token, name.as_str(), deadline)
+            .await?
+        else {
+            return Ok(Removed::Absent);
+        };
+        // Never delete a consumer we did not create for this user.
+        check_owner(&consumer, identity)?;
+        let provider = identity.key.provider().name();
+        let deleted = self
+            .zuplo
+            .delete_consumer(token, name.as_str(), ("provider", provider), deadline)
+            .await?;
+        Ok(if deleted {
+            Removed::Deleted
+        } else {
+            Removed::Absent
+        })
     }
 
     async fn with_token(

@@ -18,6 +18,15 @@ pub enum Outcome {
     Cached,
 }
 
+/// What removing an identity's consumer did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Removed {
+    /// The consumer (and its keys) is gone.
+    Deleted,
+    /// There was no consumer under the identity's name: nothing to delete.
+    Absent,
+}
+
 /// What the caller knows about the user, which decides the first Zuplo call on a
 /// cache miss.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -140,6 +140,7 @@ mod tests {
                 Outcome::Failed(FailMode::Closed),
                 Some("ProvisionFailedClosed"),
             ),
+            (Outcome::Deleted, Some("ConsumerDeleted")),
             (Outcome::Skipped, None),
             (Outcome::Allowed, None),
         ] {

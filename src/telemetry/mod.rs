@@ -11,7 +11,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use crate::provision::{self, Attempt, FailMode};
+use crate::provision::{self, Attempt, ConsumerName, FailMode, Removed};
 pub use emf::emf;
 
 /// How a request ended. Each has a metric, except the decisions that need none.
@@ -29,6 +29,8 @@ pub enum Outcome {
     Rejected,
     /// Provisioning failed; the answer followed `FAIL_MODE`.
     Failed(FailMode),
+    /// A deleted user's consumer was deleted.
+    Deleted,
 }
 
 impl Outcome {
@@ -43,6 +45,7 @@ impl Outcome {
             Outcome::Rejected => "rejected",
             Outcome::Failed(FailMode::Open) => "failed_open",
             Outcome::Failed(FailMode::Closed) => "failed_closed",
+            Outcome::Deleted => "deleted",
         }
     }
 
@@ -54,6 +57,7 @@ impl Outcome {
             Outcome::Failed(FailMode::Open) => Some("ProvisionFailedOpen"),
             Outcome::Failed(FailMode::Closed) => Some("ProvisionFailedClosed"),
             Outcome::Rejected => Some("RequestRejected"),
+            Outcome::Deleted => Some("ConsumerDeleted"),
             Outcome::Skipped | Outcome::Allowed | Outcome::Refused => None,
         }
     }
@@ -175,6 +179,20 @@ impl Report {
                 zuplo: Some(attempt.took),
                 ..Report::default()
             },
+        }
+    }
+}
+
+impl Report {
+    /// What removing a consumer did; a failure is for the caller to report.
+    pub fn removal(consumer_name: &ConsumerName, removed: Removed) -> Self {
+        let report = match removed {
+            Removed::Deleted => Report::new(Outcome::Deleted),
+            Removed::Absent => Report::new(Outcome::Skipped).reason("no consumer to delete"),
+        };
+        Report {
+            consumer_name: Some(consumer_name.to_string()),
+            ..report
         }
     }
 }
