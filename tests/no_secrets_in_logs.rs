@@ -112,6 +112,25 @@ async fn no_token_key_or_jwt_is_ever_logged() {
     }
     assert_eq!(h.post("/unknown", "{}").await.0, 404);
 
+    // Cognito's direct invocations: a sign-up gate, a confirmation, a sign-in, a refresh,
+    // a V2 sign-in, and one the function does not take.
+    let cognito = |file: &str| -> serde_json::Value {
+        let path = format!("{}/events/{file}", env!("CARGO_MANIFEST_DIR"));
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    };
+    for file in [
+        "cognito-pre-sign-up-allowed.json",
+        "cognito-post-confirmation.json",
+        "cognito-pre-token-generation-v1.json",
+        "cognito-pre-token-generation-v1-refresh.json",
+        "cognito-pre-token-generation-v2.json",
+    ] {
+        assert!(invoke(&h.app, cognito(file)).await.is_ok(), "{file}");
+    }
+    let mut custom_message = cognito("cognito-pre-sign-up-allowed.json");
+    custom_message["triggerSource"] = json!("CustomMessage_SignUp");
+    assert!(invoke(&h.app, custom_message).await.is_err());
+
     // A rotation (401 then a re-read secret).
     let rotated = "zpka_rotated_secret_value_for_logs";
     put_secret(&h.secret_id, &json!({"zuplo_api_key": rotated}).to_string()).await;
