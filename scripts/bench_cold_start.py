@@ -595,11 +595,10 @@ def cmd_report(args):
           f"(difference {(f50 - h50) * 1000:.2f} ms)")
     if BUNDLE_VARIANT in r["cold"]:
         n = len(os.listdir(os.path.dirname(CA_BUNDLE)))
-        print(f"  (*) SSL_CERT_FILE={CA_BUNDLE}: the two TLS clients (SDK, reqwest) read only"
-              f" that bundle,\n      not also each of the {n} entries of"
-              f" {os.path.dirname(CA_BUNDLE)}/. provided.al2023 keeps bundles"
-              " (/etc/pki/tls/certs),\n      not one file per CA, so its figure is nearer this"
-              " one; the gap is a cost of this machine's layout.")
+        print(f"  (*) SSL_CERT_FILE={CA_BUNDLE} instead of the bundle plus {n} entries of"
+              f" {os.path.dirname(CA_BUNDLE)}/:\n      a program that reads the system's CA"
+              " store pays for this machine's layout; the function carries its roots"
+              "\n      compiled in (webpki-roots), so both rows should agree.")
     print()
     print("Stand-ins called directly from Python, so their share can be subtracted (ms)")
     print(f"  {'':44}{'min':>8}{'p50':>8}{'max':>8}")

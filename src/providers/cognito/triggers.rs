@@ -55,9 +55,10 @@ impl<'a> UserPoolEvent<'a> {
     }
 
     /// V2_0 and V3_0 pre token generation events say `"2"` / `"3"`; V1_0 says `"1"`
-    /// (and cognito-local `"0"`).
+    /// (and cognito-local `"0"`). A later version is taken to answer like V2/V3, whose
+    /// shape it would extend, rather than to fall back to the ID-token-only V1 shape.
     fn is_v2_or_later(&self) -> bool {
-        matches!(self.version, "2" | "3")
+        self.version.parse::<u32>().is_ok_and(|v| v >= 2)
     }
 
     fn identity(&self) -> Result<Identity, String> {
@@ -274,6 +275,16 @@ mod tests {
                 .get("groupOverrideDetails")
                 .is_none()
         );
+    }
+
+    #[test]
+    fn versions_two_and_later_answer_in_the_v2_shape() {
+        let version = |v: &str| {
+            let event = json!({"version": v});
+            UserPoolEvent::read(&event).is_v2_or_later()
+        };
+        assert!(version("2") && version("3") && version("4"));
+        assert!(!version("1") && !version("0") && !version("") && !version("V2_0"));
     }
 
     #[test]
