@@ -98,7 +98,16 @@ impl Provisioner {
         if let Some(id) = self.cache.get(&name, key) {
             return Ok(cached(id));
         }
-        let provisioned = self.with_token(identity, expect, deadline).await?;
+        let request = self.new_consumer(identity);
+        let provisioned = self
+            .with_token(deadline, |token| {
+                let request = &request;
+                async move {
+                    self.find_or_create(&token, identity, request, expect, deadline)
+                        .await
+                }
+            })
+            .await?;
         self.cache.put(&name, key, &provisioned.consumer_id);
         Ok(provisioned)
     }
@@ -118,22 +127,11 @@ impl Provisioner {
             .flight(&name, deadline)
             .await
             .map_err(|_| ProvisionError::Busy)?;
-        let lease = self.secrets.current(deadline).await?;
-        let removed = match self
-            .remove_with(&lease.secrets.zuplo_api_key, identity, deadline)
-            .await
-        {
-            Err(ProvisionError::Zuplo(ZuploError::Unauthorized)) => {
-                tracing::warn!("Zuplo rejected the cached token; reading the secret again");
-                let lease = self
-                    .secrets
-                    .refresh_after_rejection(&lease, deadline)
-                    .await?;
-                self.remove_with(&lease.secrets.zuplo_api_key, identity, deadline)
-                    .await
-            }
-            other => other,
-        }?;
+        let removed = self
+            .with_token(deadline, |token| async move {
+                self.remove_with(&token, identity, deadline).await
+            })
+            .await?;
         self.cache.forget(&name);
         Ok(removed)
     }
@@ -166,29 +164,22 @@ impl Provisioner {
         })
     }
 
-    async fn with_token(
-        &self,
-        identity: &Identity,
-        expect: Expect,
-        deadline: Deadline,
-    ) -> Result<Provisioned, ProvisionError> {
-        let request = self.new_consumer(identity);
+    /// Runs `call` with the Zuplo token; when Zuplo rejects it (it may have been rotated
+    /// since it was cached), reads the secret again and runs `call` once more.
+    async fn with_token<T, F, Fut>(&self, deadline: Deadline, call: F) -> Result<T, ProvisionError>
+    where
+        F: Fn(Redacted) -> Fut,
+        Fut: std::future::Future<Output = Result<T, ProvisionError>>,
+    {
         let lease = self.secrets.current(deadline).await?;
-        let token = &lease.secrets.zuplo_api_key;
-        match self
-            .find_or_create(token, identity, &request, expect, deadline)
-            .await
-        {
-            // The token may have been rotated since we cached it: fetch it again, once.
+        match call(lease.secrets.zuplo_api_key.clone()).await {
             Err(ProvisionError::Zuplo(ZuploError::Unauthorized)) => {
                 tracing::warn!("Zuplo rejected the cached token; reading the secret again");
                 let lease = self
                     .secrets
                     .refresh_after_rejection(&lease, deadline)
                     .await?;
-                let token = &lease.secrets.zuplo_api_key;
-                self.find_or_create(token, identity, &request, expect, deadline)
-                    .await
+                call(lease.secrets.zuplo_api_key.clone()).await
             }
             other => other,
         }
