@@ -80,14 +80,29 @@ start_moto() {
 }
 
 # local_secrets NAME : creates the function's secret in moto with a local Zuplo token
-# and a fresh Supabase hook secret (32 random bytes, the form Supabase's dashboard
-# shows); exports SECRET_ID, ZUPLO_TOKEN and HOOK_SECRET.
+# and a fresh secret for each provider route (Supabase's hook secret in the form its
+# dashboard shows, Clerk's and the Auth0 Action's `whsec_` secrets, the Auth0 Event
+# Streams token, a Clerk secret key the Clerk stand-in accepts); exports SECRET_ID,
+# ZUPLO_TOKEN, HOOK_SECRET, CLERK_WEBHOOK_SECRET, CLERK_SECRET_KEY,
+# AUTH0_ACTION_SECRET and AUTH0_EVENTS_TOKEN.
 local_secrets() {
   SECRET_ID="$1"
   ZUPLO_TOKEN="zpka_local_standin_token"
-  HOOK_SECRET="v1,whsec_$(python3 -c 'import base64,os; print(base64.b64encode(os.urandom(32)).decode())')"
-  export SECRET_ID ZUPLO_TOKEN HOOK_SECRET
-  create_secret "$SECRET_ID" "{\"zuplo_api_key\":\"$ZUPLO_TOKEN\",\"supabase_hook_secret\":\"$HOOK_SECRET\"}"
+  random_b64() { python3 -c 'import base64,os,sys; print(base64.b64encode(os.urandom(int(sys.argv[1]))).decode())' "$1"; }
+  HOOK_SECRET="v1,whsec_$(random_b64 32)"
+  CLERK_WEBHOOK_SECRET="whsec_$(random_b64 24)"
+  CLERK_SECRET_KEY="sk_test_local_$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
+  AUTH0_ACTION_SECRET="whsec_$(random_b64 32)"
+  AUTH0_EVENTS_TOKEN="$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
+  export SECRET_ID ZUPLO_TOKEN HOOK_SECRET CLERK_WEBHOOK_SECRET CLERK_SECRET_KEY \
+    AUTH0_ACTION_SECRET AUTH0_EVENTS_TOKEN
+  create_secret "$SECRET_ID" "$(python3 -c 'import json,os; print(json.dumps({
+    "zuplo_api_key": os.environ["ZUPLO_TOKEN"],
+    "supabase_hook_secret": os.environ["HOOK_SECRET"],
+    "clerk_webhook_secret": os.environ["CLERK_WEBHOOK_SECRET"],
+    "clerk_secret_key": os.environ["CLERK_SECRET_KEY"],
+    "auth0_action_secret": os.environ["AUTH0_ACTION_SECRET"],
+    "auth0_events_token": os.environ["AUTH0_EVENTS_TOKEN"]}))')"
 }
 
 # start_standin BINARY LOGFILE : the Zuplo Developer API stand-in on a free port,
@@ -120,6 +135,7 @@ FIREBASE_PROJECT_ID=demo-project
 FIREBASE_AUDIENCE=https://hooks.example.test/firebase/before-create,https://hooks.example.test/firebase/before-sign-in
 FIREBASE_AUTH_EMULATOR=true
 SIGNUP_ALLOWED_EMAIL_DOMAINS=example.com
+CLERK_API_URL=${CLERK_URL:-http://127.0.0.1:9}
 RUST_LOG=info
 ENV
 }

@@ -7,6 +7,7 @@
 //! line in each of the three lists below ([`Settings`], [`Settings::doors`],
 //! [`claim_is_reserved`]).
 
+pub mod auth0;
 pub mod cognito;
 pub mod firebase;
 pub mod supabase;
@@ -121,6 +122,7 @@ pub struct Settings {
     pub firebase: Option<firebase::Settings>,
     pub supabase: supabase::Settings,
     pub cognito: cognito::Settings,
+    pub auth0: auth0::Settings,
 }
 
 impl Settings {
@@ -129,6 +131,7 @@ impl Settings {
             firebase: firebase::Settings::from_vars(vars)?,
             supabase: supabase::Settings::from_vars(vars)?,
             cognito: cognito::Settings::from_vars(vars)?,
+            auth0: auth0::Settings::from_vars(vars)?,
         })
     }
 
@@ -138,6 +141,7 @@ impl Settings {
             Box::new(firebase::Firebase::new(self.firebase.clone(), shared)),
             Box::new(supabase::Supabase::new(self.supabase.clone(), shared)),
             Box::new(cognito::Cognito::new(self.cognito.clone(), shared)),
+            Box::new(auth0::Auth0::new(self.auth0.clone(), shared)),
         ]
     }
 }

@@ -141,6 +141,7 @@ mod tests {
                 Some("ProvisionFailedClosed"),
             ),
             (Outcome::Deleted, Some("ConsumerDeleted")),
+            (Outcome::Deferred, Some("RequestDeferred")),
             (Outcome::Skipped, None),
             (Outcome::Allowed, None),
         ] {

@@ -31,6 +31,10 @@ pub enum Outcome {
     Failed(FailMode),
     /// A deleted user's consumer was deleted.
     Deleted,
+    /// Provisioning, a write-back or a deletion failed, and the answer (a 503) tells
+    /// the sender to try again: Svix and Auth0 redeliver, and the Auth0 Action applies
+    /// its own fail mode.
+    Deferred,
 }
 
 impl Outcome {
@@ -46,6 +50,7 @@ impl Outcome {
             Outcome::Failed(FailMode::Open) => "failed_open",
             Outcome::Failed(FailMode::Closed) => "failed_closed",
             Outcome::Deleted => "deleted",
+            Outcome::Deferred => "deferred",
         }
     }
 
@@ -58,6 +63,7 @@ impl Outcome {
             Outcome::Failed(FailMode::Closed) => Some("ProvisionFailedClosed"),
             Outcome::Rejected => Some("RequestRejected"),
             Outcome::Deleted => Some("ConsumerDeleted"),
+            Outcome::Deferred => Some("RequestDeferred"),
             Outcome::Skipped | Outcome::Allowed | Outcome::Refused => None,
         }
     }
@@ -184,6 +190,24 @@ impl Report {
 }
 
 impl Report {
+    /// What a provisioning attempt did, for a route whose failures are the sender's to
+    /// retry (a 503) rather than `FAIL_MODE`'s to decide.
+    pub fn deferred_attempt(attempt: &Attempt) -> Self {
+        let report = Report::attempt(attempt, FailMode::Closed);
+        match report.outcome {
+            Outcome::Failed(_) => Report {
+                outcome: Outcome::Deferred,
+                ..report
+            },
+            _ => report,
+        }
+    }
+
+    /// A failure the sender is told to retry.
+    pub fn deferred(reason: impl Into<String>) -> Self {
+        Report::new(Outcome::Deferred).reason(reason)
+    }
+
     /// What removing a consumer did; a failure is for the caller to report.
     pub fn removal(consumer_name: &ConsumerName, removed: Removed) -> Self {
         let report = match removed {
@@ -263,7 +287,7 @@ impl Telemetry {
             };
         }
         match report.outcome {
-            Outcome::Failed(_) | Outcome::Rejected => line!(warn),
+            Outcome::Failed(_) | Outcome::Rejected | Outcome::Deferred => line!(warn),
             _ => line!(info),
         }
         if matches!(self.sink, MetricsSink::Off) {

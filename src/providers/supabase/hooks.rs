@@ -5,7 +5,7 @@
 //! status into an opaque 500 for the user, and reads decisions only from a 200 body.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
@@ -13,7 +13,7 @@ use super::payload::{
     ACCESS_TOKEN_HOOK, AccessTokenInput, BEFORE_USER_CREATED_HOOK, BeforeUserCreatedInput, Metadata,
 };
 use super::{HOOK_SECRET_FIELD, PROVIDER, Settings};
-use crate::clients::secrets::{Lease, PerLoad, SecretStore};
+use crate::clients::secrets::Lease;
 use crate::deadline::Deadline;
 use crate::providers::Shared;
 use crate::provision::{Decision, Expect, FailMode, Identity, Provisioner, UserKey};
@@ -22,7 +22,7 @@ use crate::request::HttpRequest;
 use crate::signup_policy::SignupPolicy;
 use crate::telemetry::{Outcome, RejectReason, Report};
 use crate::verify::standard_webhooks::Verified;
-use crate::verify::{self, FieldKeys};
+use crate::verify::{FieldKeys, SignedRoutes};
 
 /// Shown to the user when `FAIL_MODE=closed` refuses a token: nothing internal.
 const UNAVAILABLE_MESSAGE: &str = "Sign-in is temporarily unavailable. Please try again shortly.";
@@ -54,35 +54,35 @@ impl Hook {
 }
 
 pub struct SupabaseHooks {
-    secrets: Arc<SecretStore>,
     provisioner: Arc<Provisioner>,
     claim: String,
     fail_mode: FailMode,
     config: Settings,
     policy: SignupPolicy,
-    /// The hook secret's keys, parsed once per load of the secret.
-    keys: PerLoad<FieldKeys>,
+    /// Verifies deliveries with the hook secret's keys.
+    signed: SignedRoutes,
 }
 
 impl SupabaseHooks {
     pub fn new(config: Settings, shared: &Shared) -> Self {
         SupabaseHooks {
-            secrets: shared.secrets.clone(),
             provisioner: shared.provisioner.clone(),
             claim: shared.claim.clone(),
             fail_mode: shared.fail_mode,
             config,
             policy: shared.signup_policy.clone(),
-            keys: PerLoad::default(),
+            signed: SignedRoutes::new(
+                shared.secrets.clone(),
+                HOOK_SECRET_FIELD,
+                "the Supabase routes",
+            ),
         }
     }
 
     /// The hook secret's keys for this load of the secret; parsed, and a missing or
     /// malformed field reported in the log, once per load.
     pub fn keys(&self, lease: &Lease) -> Arc<FieldKeys> {
-        self.keys.get(lease, |secrets| {
-            verify::webhook_keys(secrets, HOOK_SECRET_FIELD, "the Supabase routes")
-        })
+        self.signed.keys(lease)
     }
 
     pub fn budget(&self) -> Duration {
@@ -113,45 +113,13 @@ impl SupabaseHooks {
         request: &'a HttpRequest,
         deadline: Deadline,
     ) -> Result<Verified<'a>, Refusal> {
-        let lease = self.secrets.current(deadline).await.map_err(|e| {
-            Box::new((
-                hook_failure(
-                    503,
-                    "Service Unavailable: the request cannot be verified now",
-                ),
-                Report::rejected(RejectReason::SecretUnavailable, e.to_string()),
-            ))
-        })?;
-        let keys = self.keys(&lease);
-        let keys = match keys.as_ref() {
-            FieldKeys::Ready(keys) => keys,
-            FieldKeys::Missing => {
-                return Err(Box::new((
-                    hook_failure(404, "Not Found: Supabase hooks are not enabled"),
-                    Report::rejected(
-                        RejectReason::NotEnabled,
-                        "no supabase_hook_secret in the secret",
-                    ),
-                )));
-            }
-            FieldKeys::Malformed(e) => {
-                return Err(Box::new((
-                    hook_failure(
-                        500,
-                        "Internal Server Error: the hook secret is misconfigured",
-                    ),
-                    Report::rejected(RejectReason::Config, e.to_string()),
-                )));
-            }
-        };
-        keys.verify(request, &request.body, SystemTime::now())
-            .map_err(|e| {
-                // The reason says which check failed (header, clock, signature), never a value.
-                Box::new((
-                    hook_failure(401, &format!("Unauthorized: {e}")),
-                    Report::rejected(RejectReason::Signature, e.to_string()),
-                ))
-            })
+        match self.signed.verify(request, deadline).await {
+            Ok((verified, _lease)) => Ok(verified),
+            Err(refused) => Err(Box::new((
+                hook_failure(refused.status(), &refused.message("Supabase")),
+                refused.report(),
+            ))),
+        }
     }
 
     async fn custom_access_token(
