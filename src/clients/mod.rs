@@ -7,6 +7,8 @@ pub mod zuplo;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::deadline::Deadline;
+
 /// One client for every outbound HTTPS call, so its connection pool outlives requests:
 /// Zuplo, Google's signing keys and, through [`sdk_http`], the AWS SDK.
 pub fn http_client() -> Result<reqwest::Client, Box<dyn std::error::Error + Send + Sync>> {
@@ -40,6 +42,47 @@ fn tls_config() -> Result<rustls::ClientConfig, rustls::Error> {
     // reqwest is built for HTTP/1.1 only.
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(config)
+}
+
+/// Why a request got no response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendError {
+    /// The request's deadline came first.
+    Timeout,
+    /// No connection, or it broke; the text names the URL, never a header.
+    Transport(String),
+}
+
+/// Sends `request`, giving it only the time left before `deadline`.
+pub async fn send(
+    request: reqwest::RequestBuilder,
+    deadline: Deadline,
+) -> Result<reqwest::Response, SendError> {
+    deadline
+        .run(request.timeout(deadline.remaining()).send())
+        .await
+        .map_err(|_| SendError::Timeout)?
+        .map_err(|e| {
+            // reqwest also reports the 2 s connect timeout as a timeout: that one is a
+            // connection failure, worth retrying, unless the deadline itself has come.
+            if e.is_timeout() && deadline.remaining() < Duration::from_millis(50) {
+                SendError::Timeout
+            } else {
+                SendError::Transport(error_chain(&e))
+            }
+        })
+}
+
+/// An error and its sources, on one line.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
 
+use super::{SendError, send};
 use crate::deadline::Deadline;
 use crate::redacted::Redacted;
 use crate::retry::{self, Retryable, Verdict};
@@ -94,6 +95,15 @@ fn problem_text(p: &Problem) -> String {
     }
 }
 
+impl From<SendError> for ZuploError {
+    fn from(e: SendError) -> Self {
+        match e {
+            SendError::Timeout => ZuploError::Timeout,
+            SendError::Transport(text) => ZuploError::Transport(text),
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct ZuploClient {
     http: reqwest::Client,
@@ -137,7 +147,7 @@ impl ZuploClient {
             .post(format!("{}?with-api-key=true", self.consumers_url))
             .bearer_auth(token.expose())
             .json(consumer);
-        let response = send(request, deadline).await?;
+        let response = send(request, deadline).await.map_err(ZuploError::from)?;
         match response.status() {
             StatusCode::CONFLICT => Ok(Created::AlreadyExists),
             s if s.is_success() => Ok(Created::New(read_json(response, deadline).await?)),
@@ -171,7 +181,7 @@ impl ZuploClient {
                 self.consumers_url
             ))
             .bearer_auth(token.expose());
-        let response = send(request, deadline).await?;
+        let response = send(request, deadline).await.map_err(ZuploError::from)?;
         match response.status() {
             StatusCode::NOT_FOUND => Ok(None),
             s if s.is_success() => read_json(response, deadline).await.map(Some),
@@ -207,7 +217,7 @@ impl ZuploClient {
             .http
             .delete(format!("{}/{name}?tag.{key}={value}", self.consumers_url))
             .bearer_auth(token.expose());
-        let response = send(request, deadline).await?;
+        let response = send(request, deadline).await.map_err(ZuploError::from)?;
         match response.status() {
             StatusCode::NOT_FOUND => Ok(false),
             s if s.is_success() => Ok(true),
@@ -223,7 +233,8 @@ impl ZuploClient {
                 .bearer_auth(token.expose()),
             deadline,
         )
-        .await?;
+        .await
+        .map_err(ZuploError::from)?;
         if response.status().is_success() {
             Ok(())
         } else {
@@ -246,26 +257,6 @@ where
         .map_err(|last| last.unwrap_or(ZuploError::Timeout))
 }
 
-async fn send(
-    request: reqwest::RequestBuilder,
-    deadline: Deadline,
-) -> Result<reqwest::Response, ZuploError> {
-    deadline
-        .run(request.timeout(deadline.remaining()).send())
-        .await
-        .map_err(|_| ZuploError::Timeout)?
-        .map_err(|e| {
-            // reqwest also reports the 2 s connect timeout as a timeout: that one is a
-            // connection failure, worth retrying, unless the deadline itself has come.
-            if e.is_timeout() && deadline.remaining() < Duration::from_millis(50) {
-                ZuploError::Timeout
-            } else {
-                // reqwest's message names the URL, which carries no secret.
-                ZuploError::Transport(error_chain(&e))
-            }
-        })
-}
-
 async fn read_json<T: serde::de::DeserializeOwned>(
     response: reqwest::Response,
     deadline: Deadline,
@@ -274,7 +265,7 @@ async fn read_json<T: serde::de::DeserializeOwned>(
         .run(response.bytes())
         .await
         .map_err(|_| ZuploError::Timeout)?
-        .map_err(|e| ZuploError::Transport(error_chain(&e)))?;
+        .map_err(|e| ZuploError::Transport(super::error_chain(&e)))?;
     // The creation body holds the minted key: the error must not quote it, and
     // serde_json's messages carry only positions and type names.
     serde_json::from_slice(&body)
@@ -304,15 +295,4 @@ async fn error_from(response: reqwest::Response, deadline: Deadline) -> ZuploErr
         status: status.as_u16(),
         problem,
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }

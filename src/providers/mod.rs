@@ -8,6 +8,7 @@
 //! [`claim_is_reserved`]).
 
 pub mod auth0;
+pub mod clerk;
 pub mod cognito;
 pub mod firebase;
 pub mod supabase;
@@ -122,6 +123,7 @@ pub struct Settings {
     pub firebase: Option<firebase::Settings>,
     pub supabase: supabase::Settings,
     pub cognito: cognito::Settings,
+    pub clerk: clerk::Settings,
     pub auth0: auth0::Settings,
 }
 
@@ -131,6 +133,7 @@ impl Settings {
             firebase: firebase::Settings::from_vars(vars)?,
             supabase: supabase::Settings::from_vars(vars)?,
             cognito: cognito::Settings::from_vars(vars)?,
+            clerk: clerk::Settings::from_vars(vars)?,
             auth0: auth0::Settings::from_vars(vars)?,
         })
     }
@@ -141,6 +144,7 @@ impl Settings {
             Box::new(firebase::Firebase::new(self.firebase.clone(), shared)),
             Box::new(supabase::Supabase::new(self.supabase.clone(), shared)),
             Box::new(cognito::Cognito::new(self.cognito.clone(), shared)),
+            Box::new(clerk::Clerk::new(self.clerk.clone(), shared)),
             Box::new(auth0::Auth0::new(self.auth0.clone(), shared)),
         ]
     }
