@@ -110,3 +110,22 @@ impl Door for Auth0 {
         self.routes.secret_loaded(lease);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_pinned() {
+        // The Action's call, the deletion event and a later sync all name a user's
+        // consumer from this key: changing it would give every Auth0 user a second one.
+        let key = user_key("demo-tenant", "auth0|5f7c8ec7c33c6c004bbafe82").unwrap();
+        assert_eq!(
+            key.as_str(),
+            "auth0:demo-tenant:auth0|5f7c8ec7c33c6c004bbafe82"
+        );
+        // Enterprise connections' ids may hold anything, a ':' included; a tenant not.
+        assert!(user_key("t", "samlp|corp|a:b").is_ok());
+        assert!(user_key("t:x", "auth0|1").is_err());
+    }
+}

@@ -124,3 +124,34 @@ impl Door for Clerk {
         self.webhook.secret_loaded(lease);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_pinned() {
+        // The webhook, the deletion and a later sync all name a user's consumer from
+        // this key: changing it would give every Clerk user a second consumer.
+        let key = user_key("ins_123", "user_29w83sxmDNGwOuEthce5gg56FcC").unwrap();
+        assert_eq!(
+            key.as_str(),
+            "clerk:ins_123:user_29w83sxmDNGwOuEthce5gg56FcC"
+        );
+        assert!(user_key("ins:1", "user_1").is_err());
+    }
+
+    #[test]
+    fn settings_have_defaults_and_refuse_a_namespace_with_a_colon() {
+        let none = |_: &str| None;
+        let settings = Settings::from_vars(&Vars(&none)).unwrap();
+        assert_eq!(settings.api_url, DEFAULT_API_URL);
+        assert_eq!(settings.budget, Duration::from_secs(10));
+        assert_eq!(settings.namespace, None);
+        let colon = |k: &str| (k == "CLERK_NAMESPACE").then(|| "a:b".to_owned());
+        let e = Settings::from_vars(&Vars(&colon)).unwrap_err();
+        assert!(e.to_string().contains("CLERK_NAMESPACE"), "{e}");
+        let late = |k: &str| (k == "CLERK_BUDGET_MS").then(|| "15000".to_owned());
+        assert!(Settings::from_vars(&Vars(&late)).is_err());
+    }
+}
