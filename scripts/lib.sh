@@ -14,6 +14,10 @@ CARGO_LAMBDA_REQ='cargo-lambda==1.9.2'
 SAM_REQ='aws-sam-cli==1.170.0 cfn-lint==1.58.0'
 # The official signer that tests/webhook_signatures.rs cross-checks our verifier with.
 WEBHOOKS_REQ='standardwebhooks==1.1.0'
+# Svix's own signer, for the Clerk (Svix-signed) cases of tests/webhook_signatures.rs.
+# 1.83.0 is the last release that carries Svix's own verifier/signer code; 2.x wraps
+# standardwebhooks, which would make it the same implementation checked twice.
+SVIX_REQ='svix==1.83.0'
 # Reads template.yaml for tests/template.rs.
 PYYAML_REQ='PyYAML==6.0.4'
 # Drives cognito-local in scripts/cognito_e2e.py.
@@ -116,6 +120,19 @@ start_standin() {
   export ZUPLO_URL="http://127.0.0.1:$port"
   wait_http "$ZUPLO_URL/__standin/calls" 30
   log "Zuplo Developer API stand-in on $ZUPLO_URL"
+}
+
+# start_clerk_standin BINARY LOGFILE : the Clerk Backend API stand-in on a free port,
+# accepting $CLERK_SECRET_KEY and creating users on first sight (--auto-users: the
+# sample events' users exist nowhere else); exports CLERK_URL.
+start_clerk_standin() {
+  local port
+  port="$(free_port)"
+  CLERK_STANDIN_SECRET_KEY="$CLERK_SECRET_KEY" "$1" --port "$port" --auto-users >"$2" 2>&1 &
+  PIDS+=("$!")
+  export CLERK_URL="http://127.0.0.1:$port"
+  wait_http "$CLERK_URL/__standin/calls" 30
+  log "Clerk Backend API stand-in on $CLERK_URL"
 }
 
 # write_function_env FILE : the function's settings for local runs, pointed at the

@@ -9,7 +9,11 @@ The Supabase events are bodies as the Auth server sends them (compact JSON, Go's
 escaping) with empty webhook-* headers: a signature carries a timestamp and goes stale
 after five minutes, so they are signed at send time with scripts/sign_event.py.
 
-Usage: python3 scripts/make_events.py   (rewrites events/firebase-*.json, events/supabase-*.json)
+The Clerk events are Svix deliveries (empty svix-* headers) and the Auth0 events the
+post-login Action's call (empty webhook-* headers) and an Event Stream delivery (empty
+authorization header): all are signed, or given their token, at send time too.
+
+Usage: python3 scripts/make_events.py   (rewrites events/{firebase,supabase,clerk,auth0}-*.json)
 """
 import base64
 import json
@@ -198,9 +202,94 @@ def supabase():
     supabase_before_user_created("before-user-created-rejected", 7, "mallory@blocked.example.net")
 
 
+CLERK_INSTANCE = "ins_2qsQuickstartInstance000001"
+CLERK_USER = "user_2qsQuickstartClerkUser0001"
+SVIX_HEADERS = {
+    "user-agent": "Svix-Webhooks/1.66.0",
+    "svix-id": "",
+    "svix-timestamp": "",
+    "svix-signature": "",
+}
+
+
+def clerk_user(public_metadata: dict) -> dict:
+    email_id = "idn_2qsQuickstartEmail00000001"
+    return {
+        "object": "user", "id": CLERK_USER, "external_id": None,
+        "primary_email_address_id": email_id, "primary_phone_number_id": None,
+        "primary_web3_wallet_id": None, "username": None,
+        "first_name": "Dana", "last_name": "Example",
+        "image_url": "https://img.clerk.com/xxxxxx", "has_image": False,
+        "public_metadata": public_metadata, "private_metadata": {}, "unsafe_metadata": {},
+        "email_addresses": [{
+            "id": email_id, "object": "email_address", "email_address": "dana@example.com",
+            "reserved": False, "linked_to": [],
+            "verification": {"status": "verified", "strategy": "email_code", "attempts": 1,
+                             "expire_at": 1767226200000},
+        }],
+        "phone_numbers": [], "web3_wallets": [], "passkeys": [], "external_accounts": [],
+        "password_enabled": True, "two_factor_enabled": False,
+        "created_at": IAT * 1000, "updated_at": IAT * 1000, "last_sign_in_at": None,
+    }
+
+
+def clerk_event(name: str, kind: str, data: dict) -> None:
+    body = json.dumps({
+        "data": data, "event_attributes": {"http_request": {
+            "client_ip": "203.0.113.20", "user_agent": "Mozilla/5.0"}},
+        "instance_id": CLERK_INSTANCE, "object": "event", "timestamp": IAT * 1000, "type": kind,
+    }, separators=(",", ":"))
+    event = function_url_event("/clerk/webhook", body, SVIX_HEADERS)
+    (EVENTS / f"clerk-{name}.json").write_text(json.dumps(event, indent=2) + "\n")
+
+
+def clerk():
+    clerk_event("user-created", "user.created", clerk_user({}))
+    # What Clerk sends after the function's own metadata write: nothing to do.
+    clerk_event("user-updated-provisioned", "user.updated",
+                clerk_user({"zuplo_consumer_id": "csmr_AlreadyProvisioned000003"}))
+    clerk_event("user-deleted", "user.deleted",
+                {"object": "user", "id": CLERK_USER, "deleted": True, "external_id": None})
+
+
+AUTH0_TENANT = "quickstart-tenant"
+AUTH0_USER = "auth0|6f1c0d9e8b7a6c5d4e3f2a10"
+
+
+def auth0():
+    body = json.dumps({
+        "user_id": AUTH0_USER, "email": "erin@example.com", "email_verified": True,
+        "name": "Erin Example", "connection": "Username-Password-Authentication",
+        "tenant": AUTH0_TENANT,
+    }, separators=(",", ":"))
+    event = function_url_event("/auth0/post-login", body, {
+        "user-agent": "node", "webhook-id": "", "webhook-timestamp": "", "webhook-signature": "",
+    })
+    (EVENTS / "auth0-post-login.json").write_text(json.dumps(event, indent=2) + "\n")
+    # An Event Stream delivery, shaped like Auth0's events schema example.
+    user = {"user_id": AUTH0_USER, "email": "erin@example.com", "email_verified": True,
+            "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
+            "identities": [{"connection": "Username-Password-Authentication",
+                            "user_id": AUTH0_USER.split("|", 1)[1], "provider": "auth0",
+                            "isSocial": False}],
+            "app_metadata": {"zuplo_consumer_id": "csmr_set_by_the_action"},
+            "deleted_at": "2026-01-02T00:00:00Z"}
+    body = json.dumps({
+        "specversion": "1.0", "type": "user.deleted",
+        "source": f"urn:auth0:{AUTH0_TENANT}.us.auth0.com", "id": "evt_2qsQuickstartEvent0001",
+        "time": "2026-01-02T00:00:00Z",
+        "data": {"object": user, "context": {"tenant": {"id": AUTH0_TENANT}}},
+        "a0tenant": AUTH0_TENANT, "a0stream": "est_2qsQuickstartStream001",
+    }, separators=(",", ":"))
+    event = function_url_event("/auth0/events", body, {"user-agent": "Auth0", "authorization": ""})
+    (EVENTS / "auth0-user-deleted.json").write_text(json.dumps(event, indent=2) + "\n")
+
+
 def main():
     EVENTS.mkdir(exist_ok=True)
     supabase()
+    clerk()
+    auth0()
     alice = {"email": "alice@example.com", "email_verified": True, "display_name": "Alice Example"}
     firebase("before-create-email", "before-create",
              blocking_claims("beforeCreate", "qs-alice", alice, "before-create", sign_in_method="password"))

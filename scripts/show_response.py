@@ -20,5 +20,8 @@ else:
     shown = json.dumps(claims if claims is not None else body)
 status = resp.get("statusCode")
 print(f"  {name:<44} {status}  {shown}")
+found = claims.get(claim, "") if isinstance(claims, dict) else ""
+if not found and isinstance(body, dict) and isinstance(body.get("consumer_id"), str):
+    found = body["consumer_id"]  # Clerk's and Auth0's routes answer the ID itself
 with open(id_file, "w") as f:
-    f.write((claims or {}).get(claim, "") if isinstance(claims, dict) else "")
+    f.write(found)

@@ -1,14 +1,18 @@
 #!/usr/bin/env python3
-"""Signs a Supabase sample event (events/supabase-*.json) now, as the Auth server would.
+"""Signs a sample event (events/*.json) now, as its sender would.
 
 Sets the webhook-id, webhook-timestamp and webhook-signature headers of the Lambda
-Function URL event, signing its body with the official `standardwebhooks` library, and
-prints the event. A signature is valid for five minutes, so sign just before sending.
+Function URL event (svix-id, svix-timestamp and svix-signature with --svix, as Clerk's
+deliveries carry them), signing its body with the official `standardwebhooks` library,
+and prints the event. A signature is valid for five minutes, so sign just before sending.
+With --bearer, sets `authorization: Bearer <token>` instead (Auth0 Event Streams).
 
 Usage:
   SUPABASE_HOOK_SECRET='v1,whsec_...' scripts/sign_event.py events/supabase-custom-access-token-email.json > signed.json
   scripts/sign_event.py --secret 'v1,whsec_...|v1,whsec_...' EVENT   (several secrets: one
   signature each, joined by ", " as Supabase joins them)
+  scripts/sign_event.py --svix --secret 'whsec_...' events/clerk-user-created.json
+  scripts/sign_event.py --bearer TOKEN events/auth0-user-deleted.json
 
 Needs `pip install standardwebhooks` (scripts/quickstart.sh installs it into .venv).
 """
@@ -45,12 +49,20 @@ def main() -> None:
     parser.add_argument("event", help="a Lambda Function URL event file")
     parser.add_argument("--secret", default=os.environ.get("SUPABASE_HOOK_SECRET"),
                         help="v1,whsec_<base64>, several joined by | (default: $SUPABASE_HOOK_SECRET)")
+    parser.add_argument("--svix", action="store_true",
+                        help="use Svix's header names (svix-*), as Clerk's deliveries do")
+    parser.add_argument("--bearer", help="set an Authorization bearer token instead of signing")
     args = parser.parse_args()
-    if not args.secret:
-        sys.exit("no secret: pass --secret or set SUPABASE_HOOK_SECRET")
 
     with open(args.event, encoding="utf-8") as f:
         event = json.load(f)
+    if args.bearer:
+        event.setdefault("headers", {})["authorization"] = f"Bearer {args.bearer}"
+        json.dump(event, sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+        return
+    if not args.secret:
+        sys.exit("no secret: pass --secret or set SUPABASE_HOOK_SECRET")
     body = event["body"]
     if event.get("isBase64Encoded"):
         body = base64.b64decode(body).decode("utf-8")
@@ -62,9 +74,14 @@ def main() -> None:
         for s in args.secret.split("|")
     ]
     headers = event.setdefault("headers", {})
-    headers["webhook-id"] = msg_id
-    headers["webhook-timestamp"] = str(int(now.timestamp()))
-    headers["webhook-signature"] = ", ".join(signatures)
+    prefix = "svix" if args.svix else "webhook"
+    for name in ("webhook-id", "webhook-timestamp", "webhook-signature",
+                 "svix-id", "svix-timestamp", "svix-signature"):
+        headers.pop(name, None)
+    headers[f"{prefix}-id"] = msg_id
+    headers[f"{prefix}-timestamp"] = str(int(now.timestamp()))
+    # Svix separates several signatures with a space; Supabase with ", ".
+    headers[f"{prefix}-signature"] = (" " if args.svix else ", ").join(signatures)
     json.dump(event, sys.stdout, indent=2, ensure_ascii=False)
     sys.stdout.write("\n")
 

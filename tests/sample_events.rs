@@ -160,3 +160,79 @@ async fn supabase_events_as_checked_in_are_unsigned_and_refused() {
     }
     assert_eq!(h.zuplo_calls(), 0);
 }
+
+const CLERK_SECRET: &str = "whsec_c2FtcGxlLWNsZXJrLXNlY3JldC0yNGJ5";
+const CLERK_KEY: &str = "sk_test_sample_events_key";
+const AUTH0_SECRET: &str = "whsec_c2FtcGxlLWF1dGgwLXNlY3JldC0zMi1ieXRlcy1sb25nISE=";
+const AUTH0_TOKEN: &str = "sample-events-token-0123456789";
+
+/// A sample event with its signature (under `prefix`-* names) or token set now, as
+/// scripts/sign_event.py sets them before sending.
+fn load_as_sent(name: &str, prefix: &str, secret: &str) -> Value {
+    let mut event = load(name);
+    let body = event["body"].as_str().unwrap().to_owned();
+    if prefix == "bearer" {
+        event["headers"]["authorization"] = json!(format!("Bearer {secret}"));
+        return event;
+    }
+    let t = now();
+    event["headers"][format!("{prefix}-id")] = json!("msg_sample");
+    event["headers"][format!("{prefix}-timestamp")] = json!(t.to_string());
+    event["headers"][format!("{prefix}-signature")] =
+        json!(webhook_signature(secret, "msg_sample", t, &body));
+    event
+}
+
+#[tokio::test]
+async fn the_clerk_and_auth0_events_get_their_documented_answers() {
+    let clerk = clerk_standin::ClerkStandin::start(clerk_standin::StandinConfig {
+        secret_keys: vec![CLERK_KEY.into()],
+        ..Default::default()
+    })
+    .await;
+    clerk.set_auto_users(true);
+    let h = Harness::with(Options {
+        secret: Some(
+            json!({"zuplo_api_key": ZUPLO_TOKEN, "clerk_webhook_secret": CLERK_SECRET,
+                   "clerk_secret_key": CLERK_KEY, "auth0_action_secret": AUTH0_SECRET,
+                   "auth0_events_token": AUTH0_TOKEN})
+            .to_string(),
+        ),
+        env: vec![("CLERK_API_URL", clerk.url())],
+        ..Options::default()
+    })
+    .await;
+    // As checked in, none is signed: all are refused.
+    for name in [
+        "clerk-user-created.json",
+        "auth0-post-login.json",
+        "auth0-user-deleted.json",
+    ] {
+        assert_eq!(h.send(load(name)).await.status, 401, "{name}");
+    }
+    assert_eq!(h.zuplo_calls(), 0);
+
+    let send = async |name: &str, prefix: &str, secret: &str| {
+        let resp = h.send(load_as_sent(name, prefix, secret)).await;
+        assert_eq!(resp.status, 200, "{name}: {}", resp.text);
+        resp.json
+    };
+    let created = send("clerk-user-created.json", "svix", CLERK_SECRET).await;
+    assert!(
+        created["consumer_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("csmr_")
+    );
+    let echo = send("clerk-user-updated-provisioned.json", "svix", CLERK_SECRET).await;
+    assert_eq!(echo["status"], "already provisioned");
+    let login = send("auth0-post-login.json", "webhook", AUTH0_SECRET).await;
+    assert!(login["consumer_id"].as_str().unwrap().starts_with("csmr_"));
+    assert_eq!(h.zuplo.consumers().len(), 2);
+
+    let gone = send("clerk-user-deleted.json", "svix", CLERK_SECRET).await;
+    assert_eq!(gone["status"], "deleted");
+    let gone = send("auth0-user-deleted.json", "bearer", AUTH0_TOKEN).await;
+    assert_eq!(gone["status"], "deleted");
+    assert!(h.zuplo.consumers().is_empty());
+}

@@ -27,6 +27,16 @@ pub enum Removed {
     Absent,
 }
 
+impl Removed {
+    /// For answers and logs: `deleted` or `absent`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Removed::Deleted => "deleted",
+            Removed::Absent => "absent",
+        }
+    }
+}
+
 /// What the caller knows about the user, which decides the first Zuplo call on a
 /// cache miss.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

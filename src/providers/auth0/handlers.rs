@@ -131,7 +131,7 @@ impl Auth0Routes {
         let name = identity.consumer_name();
         let (reply, report) = match self.provisioner.remove(&identity, deadline).await {
             Ok(removed) => (
-                Reply::ok(json!({"status": "done"})),
+                Reply::ok(json!({"status": removed.as_str()})),
                 Report::removal(&name, removed),
             ),
             // Permanent: answering 2xx ends the deliveries, and the log says why.

@@ -203,7 +203,7 @@ impl ClerkWebhook {
                 } else {
                     report.reason(reason)
                 };
-                (Reply::ok(json!({"status": "deleted"})), report)
+                (Reply::ok(json!({"status": removed.as_str()})), report)
             }
             // Permanent: 2xx ends the deliveries; the log says why nothing was deleted.
             Err(e @ ProvisionError::NameTaken { .. }) => (
