@@ -1,9 +1,10 @@
 //! The SAM template's key properties. `cfn-lint` and `sam validate --lint` accept a
-//! template with a wrong runtime, an IAM-authenticated URL (which Identity Platform and
-//! Supabase cannot call), a timeout below the request budget or an environment variable
-//! the function never reads: these checks do not.
+//! template with a wrong runtime, an IAM-authenticated URL (which Identity Platform,
+//! Supabase, Clerk and Auth0 cannot call), a timeout below the request budget, an
+//! environment variable the function never reads or a default the function does not
+//! have: these checks do not.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 
 use serde_json::{Value, json};
@@ -81,6 +82,34 @@ fn variables_read_by_config() -> BTreeSet<String> {
     vars
 }
 
+/// The configuration's source with every whitespace removed, so that a call reads the
+/// same however rustfmt broke it: `vars.number("NAME",300,1,86_400)`.
+fn config_source_compact() -> String {
+    (sources_under("src/config") + &sources_under("src/providers"))
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect()
+}
+
+/// The arguments after the name of every `<call>"NAME",…)` in the compact source.
+fn calls_with_arguments(compact: &str, call: &str) -> BTreeMap<String, Vec<String>> {
+    let mut found = BTreeMap::new();
+    for (i, _) in compact.match_indices(call) {
+        let rest = &compact[i + call.len()..];
+        let Some((name, rest)) = rest.split_once('"') else {
+            continue;
+        };
+        let args: String = rest.chars().take_while(|c| *c != ')').collect();
+        let args = args
+            .split(',')
+            .filter(|a| !a.is_empty())
+            .map(|a| a.replace('_', ""))
+            .collect();
+        found.insert(name.to_owned(), args);
+    }
+    found
+}
+
 #[test]
 fn the_function_is_arm64_al2023_built_by_cargo_lambda() {
     let t = template();
@@ -114,10 +143,25 @@ fn the_timeout_outlasts_every_request_budget() {
         .as_u64()
         .unwrap();
     let params = &t["Parameters"];
-    for budget in ["FirebaseBudgetMs", "SupabaseBudgetMs"] {
+    // Every route of this function (Cognito's triggers have their own function).
+    let margin_ms = params["LambdaDeadlineMarginMs"]["Default"]
+        .as_u64()
+        .unwrap();
+    for budget in [
+        "FirebaseBudgetMs",
+        "SupabaseBudgetMs",
+        "ClerkBudgetMs",
+        "Auth0BudgetMs",
+    ] {
         let max_ms = params[budget]["MaxValue"].as_u64().unwrap();
-        assert!(timeout_s * 1000 > max_ms, "{budget}: {max_ms} ms");
+        // With the default margin kept back, the largest budget still fits whole.
+        assert!(
+            timeout_s * 1000 >= max_ms + margin_ms,
+            "{budget}: {max_ms} ms"
+        );
     }
+    // Svix gives a Clerk delivery 15 s, so Clerk's budget may reach 14 s.
+    assert!(timeout_s >= 15, "{timeout_s} s");
 }
 
 #[test]
@@ -182,6 +226,62 @@ fn every_setting_is_a_parameter_the_function_reads() {
 }
 
 #[test]
+fn defaults_and_ranges_are_the_functions_own() {
+    let t = template();
+    let env = t["Globals"]["Function"]["Environment"]["Variables"]
+        .as_object()
+        .unwrap();
+    let param = |name: &str| {
+        let p = env[name]["Ref"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name}"));
+        &t["Parameters"][p]
+    };
+    let compact = config_source_compact();
+    // vars.millis / vars.number("NAME", default, min, max): the parameter's own.
+    let mut numbers = calls_with_arguments(&compact, "vars.millis(\"");
+    numbers.extend(calls_with_arguments(&compact, "vars.number(\""));
+    for name in ["CLERK_BUDGET_MS", "AUTH0_BUDGET_MS"] {
+        assert!(numbers.contains_key(name), "{name} is read as a number");
+    }
+    for (name, args) in &numbers {
+        let [default, min, max] = args.as_slice() else {
+            panic!("{name}: {args:?}")
+        };
+        let p = param(name);
+        for (key, code) in [("Default", default), ("MinValue", min), ("MaxValue", max)] {
+            assert_eq!(p[key].to_string(), *code, "{name} {key}");
+        }
+    }
+    // vars.bool("NAME", default): "true" or "false".
+    for (name, args) in calls_with_arguments(&compact, "vars.bool(\"") {
+        if env.contains_key(&name) {
+            assert_eq!(param(&name)["Default"], args[0], "{name}");
+        }
+    }
+    // A parameter without a default is a variable the code requires; the others default
+    // to empty (unset: the code's own default applies) or to a value the code spells as
+    // a literal (a URL, a claim name, a namespace). FIREBASE_AUDIENCE is required only
+    // with FIREBASE_PROJECT_ID, so it defaults to empty like its project.
+    let required = calls_with_arguments(&compact, "vars.required(\"");
+    for name in env.keys().filter(|n| *n != "ZUPLO_SECRET_ID") {
+        let default = &param(name)["Default"];
+        if default.is_null() {
+            assert!(required.contains_key(name), "{name} has no default");
+        } else if let Some(text) = default.as_str().filter(|d| !d.is_empty()) {
+            if !numbers.contains_key(name) && !["true", "false"].contains(&text) {
+                assert!(compact.contains(&format!("\"{text}\"")), "{name}: {text}");
+            }
+        } else {
+            assert!(default.is_number() || default == "", "{name}: {default}");
+        }
+    }
+    assert_eq!(param("CLERK_API_URL")["Default"], "https://api.clerk.com");
+    assert!(compact.contains("pubconstDEFAULT_API_URL:&str=\"https://api.clerk.com\";"));
+    assert_eq!(param("CLERK_NAMESPACE")["Default"], "");
+}
+
+#[test]
 fn outputs_give_the_url_of_every_route() {
     let t = template();
     let http = sources_under("src/providers");
@@ -196,6 +296,9 @@ fn outputs_give_the_url_of_every_route() {
             "SupabaseBeforeUserCreatedUrl",
             "supabase/before-user-created",
         ),
+        ("ClerkWebhookUrl", "clerk/webhook"),
+        ("Auth0PostLoginUrl", "auth0/post-login"),
+        ("Auth0EventsUrl", "auth0/events"),
     ] {
         let value = t["Outputs"][output]["Value"]["Fn::Sub"].as_str().unwrap();
         assert_eq!(value, format!("${{HookFunctionUrl.FunctionUrl}}{route}"));
@@ -217,6 +320,8 @@ fn alarms_watch_errors_and_failed_provisioning() {
     for (alarm, metric) in [
         ("ProvisionFailedOpenAlarm", "ProvisionFailedOpen"),
         ("ProvisionFailedClosedAlarm", "ProvisionFailedClosed"),
+        // Clerk and Auth0 answer a failure with a 503 for the sender to retry.
+        ("RequestDeferredAlarm", "RequestDeferred"),
     ] {
         let p = &r[alarm]["Properties"];
         assert_eq!(p["MetricName"], metric);
