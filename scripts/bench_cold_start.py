@@ -48,7 +48,7 @@ PREFIX = "/2018-06-01/runtime"
 FUNCTION_NAME = "zuplo-auth-hooks"
 FUNCTION_ARN = f"arn:aws:lambda:us-east-1:123456789012:function:{FUNCTION_NAME}"
 # template.yaml's Timeout: the function derives its request budget from the deadline.
-TIMEOUT_MS = 10_000
+TIMEOUT_MS = 15_000
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 BUNDLE_VARIANT = f"{FUNCTION_NAME} with SSL_CERT_FILE={CA_BUNDLE}"

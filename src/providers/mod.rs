@@ -10,6 +10,7 @@
 pub mod auth0;
 pub mod clerk;
 pub mod cognito;
+pub mod deletion;
 pub mod firebase;
 pub mod supabase;
 

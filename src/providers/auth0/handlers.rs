@@ -14,7 +14,8 @@ use super::{ACTION_SECRET_FIELD, EVENTS_TOKEN_FIELD, user_key};
 use crate::clients::secrets::Lease;
 use crate::deadline::Deadline;
 use crate::providers::Shared;
-use crate::provision::{Expect, Identity, ProvisionError, Provisioner};
+use crate::providers::deletion::Deletion;
+use crate::provision::{Expect, Identity, Provisioner};
 use crate::reply::Reply;
 use crate::request::HttpRequest;
 use crate::telemetry::{Outcome, RejectReason, Report};
@@ -128,26 +129,10 @@ impl Auth0Routes {
             Ok(key) => Identity::new(key),
             Err(e) => return bad_request(&e.to_string()),
         };
-        let name = identity.consumer_name();
-        let (reply, report) = match self.provisioner.remove(&identity, deadline).await {
-            Ok(removed) => (
-                Reply::ok(json!({"status": removed.as_str()})),
-                Report::removal(&name, removed),
-            ),
-            // Permanent: answering 2xx ends the deliveries, and the log says why.
-            Err(e @ ProvisionError::NameTaken { .. }) => (
-                Reply::ok(json!({"status": "not ours"})),
-                Report::new(Outcome::Refused).reason(e.to_string()),
-            ),
-            Err(e) => (
-                Reply::error(
-                    503,
-                    "Service Unavailable: the consumer could not be deleted now",
-                ),
-                Report::deferred(e.to_string()),
-            ),
-        };
-        (reply, report.event(event_id.as_deref()).user(user_id))
+        let (reply, report) = Deletion::run(&self.provisioner, &identity, deadline)
+            .await
+            .answer(&identity, "");
+        (reply, report.event(event_id.as_deref()))
     }
 }
 

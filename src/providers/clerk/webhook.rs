@@ -16,7 +16,8 @@ use super::{SECRET_KEY_FIELD, Settings, WEBHOOK_SECRET_FIELD, user_key};
 use crate::clients::secrets::Lease;
 use crate::deadline::Deadline;
 use crate::providers::Shared;
-use crate::provision::{Expect, Identity, ProvisionError, Provisioner};
+use crate::providers::deletion::Deletion;
+use crate::provision::{Expect, Identity, Provisioner};
 use crate::reply::Reply;
 use crate::request::HttpRequest;
 use crate::telemetry::{Outcome, RejectReason, Report};
@@ -135,14 +136,12 @@ impl ClerkWebhook {
             ),
             // Deleted while we provisioned: the consumer must not outlive the user.
             Ok(Written::UserGone) => {
-                let (reply, report) = self
-                    .delete_identity(
-                        &identity,
-                        deadline,
-                        "the user was deleted before the write-back: ",
-                    )
-                    .await;
-                (reply, report.user(&user.id))
+                self.delete_identity(
+                    &identity,
+                    deadline,
+                    "the user was deleted before the write-back: ",
+                )
+                .await
             }
             Err(e) if e.is_transient() => (
                 unavailable("the consumer ID could not be written to the Clerk user now"),
@@ -180,10 +179,9 @@ impl ClerkWebhook {
         clerk_user_id(&user_id)?;
         let key =
             user_key(&namespace, &user_id).map_err(|e| Box::new(bad_request(&e.to_string())))?;
-        let (reply, report) = self
+        Ok(self
             .delete_identity(&Identity::new(key), deadline, "")
-            .await;
-        Ok((reply, report.user(&user_id)))
+            .await)
     }
 
     /// Removes `identity`'s consumer; `context` prefixes the log's reason.
@@ -193,35 +191,9 @@ impl ClerkWebhook {
         deadline: Deadline,
         context: &str,
     ) -> (Reply, Report) {
-        let name = identity.consumer_name();
-        let (reply, report) = match self.provisioner.remove(identity, deadline).await {
-            Ok(removed) => {
-                let report = Report::removal(&name, removed);
-                let reason = format!("{context}{}", report.reason.as_deref().unwrap_or(""));
-                let report = if reason.is_empty() {
-                    report
-                } else {
-                    report.reason(reason)
-                };
-                (Reply::ok(json!({"status": removed.as_str()})), report)
-            }
-            // Permanent: 2xx ends the deliveries; the log says why nothing was deleted.
-            Err(e @ ProvisionError::NameTaken { .. }) => (
-                Reply::ok(json!({"status": "not ours"})),
-                Report::new(Outcome::Refused).reason(format!("{context}{e}")),
-            ),
-            Err(e) => (
-                unavailable("the consumer could not be deleted now"),
-                Report::deferred(format!("{context}{e}")),
-            ),
-        };
-        (
-            reply,
-            Report {
-                consumer_name: Some(name.to_string()),
-                ..report
-            },
-        )
+        Deletion::run(&self.provisioner, identity, deadline)
+            .await
+            .answer(identity, context)
     }
 
     /// Where the user id is unique: `CLERK_NAMESPACE`, else the delivery's instance.

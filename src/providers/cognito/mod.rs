@@ -2,6 +2,7 @@
 //! decides who may invoke), recognised by `triggerSource`. The answer is the event
 //! itself with `response` filled; everything else is echoed untouched.
 
+pub mod deletion;
 pub mod triggers;
 
 use std::time::Duration;
@@ -56,6 +57,9 @@ pub static POST_CONFIRMATION: DirectRoute = DirectRoute {
 pub static PRE_SIGN_UP: DirectRoute = DirectRoute {
     name: "cognito/pre-sign-up",
 };
+pub static USER_DELETED: DirectRoute = DirectRoute {
+    name: "cognito/user-deleted",
+};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
@@ -75,6 +79,7 @@ impl Settings {
 
 pub struct Cognito {
     triggers: Triggers,
+    deletion: deletion::CognitoDeletion,
     budget: Duration,
 }
 
@@ -82,13 +87,18 @@ impl Cognito {
     pub fn new(settings: Settings, shared: &Shared) -> Self {
         Cognito {
             triggers: Triggers::new(shared),
+            deletion: deletion::CognitoDeletion::new(shared.provisioner.clone()),
             budget: settings.budget,
         }
     }
 }
 
-/// The trigger family of a user pool event, by its `triggerSource` prefix.
+/// The trigger family of a user pool event, by its `triggerSource` prefix; or a
+/// deletion, by its EventBridge envelope.
 fn route_for(event: &Value) -> Option<&'static DirectRoute> {
+    if deletion::is_cloudtrail_event(event) {
+        return Some(&USER_DELETED);
+    }
     // A user pool event names its pool; a `triggerSource` alone does not make one.
     event.get("userPoolId").and_then(Value::as_str)?;
     let source = event.get("triggerSource").and_then(Value::as_str)?;
@@ -141,7 +151,9 @@ impl Door for Cognito {
         deadline: Deadline,
     ) -> BoxFuture<'a, (DirectAnswer, Report)> {
         Box::pin(async move {
-            if std::ptr::eq(route, &PRE_SIGN_UP) {
+            if std::ptr::eq(route, &USER_DELETED) {
+                self.deletion.handle(event, deadline).await
+            } else if std::ptr::eq(route, &PRE_SIGN_UP) {
                 self.triggers.pre_sign_up(event)
             } else if std::ptr::eq(route, &POST_CONFIRMATION) {
                 self.triggers.post_confirmation(event, deadline).await

@@ -6,11 +6,10 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::PROVIDER;
 use super::certs::CertError;
 use super::token::{BlockingClaims, EventType, TokenError, TokenVerifier};
 use crate::deadline::Deadline;
-use crate::provision::{Decision, Expect, FailMode, Identity, Provisioner, UserKey};
+use crate::provision::{Decision, Expect, FailMode, Identity, Provisioner};
 use crate::reply::Reply;
 use crate::telemetry::{Outcome, RejectReason, Report};
 
@@ -154,11 +153,7 @@ impl FirebaseHooks {
     fn identity(&self, claims: &BlockingClaims) -> Result<Identity, crate::provision::KeyError> {
         let user = &claims.user_record;
         let tenant = claims.tenant_id.clone().or_else(|| user.tenant_id.clone());
-        let key = UserKey::new(
-            PROVIDER,
-            &[&self.project_id, tenant.as_deref().unwrap_or("")],
-            &user.uid,
-        )?;
+        let key = super::user_key(&self.project_id, tenant.as_deref(), &user.uid)?;
         let mut identity = Identity::new(key);
         identity.tenant = tenant;
         identity.email = user.email.clone();

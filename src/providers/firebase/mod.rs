@@ -1,6 +1,7 @@
 //! Identity Platform / Firebase Auth blocking functions (`beforeCreate`, `beforeSignIn`).
 
 pub mod certs;
+pub mod deletion;
 pub mod hooks;
 pub mod token;
 
@@ -10,9 +11,10 @@ pub use hooks::FirebaseHooks;
 pub use token::EventType;
 
 use super::{BoxFuture, Door, Route, Shared};
+use crate::clients::secrets::Lease;
 use crate::config::vars::{ConfigError, Vars, err, http_url};
 use crate::deadline::Deadline;
-use crate::provision::{ColonIn, Provider};
+use crate::provision::{ColonIn, KeyError, Provider, UserKey};
 use crate::reply::Reply;
 use crate::request::HttpRequest;
 use crate::telemetry::Report;
@@ -22,6 +24,15 @@ use token::TokenVerifier;
 /// Keys are `firebase:<project>:<tenant or empty>:<uid>`. Project and tenant ids never
 /// contain `:`; a uid (custom authentication) may.
 pub const PROVIDER: Provider = Provider::new("firebase", 2, ColonIn::UserId);
+
+/// The secret the deletion forwarder signs with.
+pub const DELETION_SECRET_FIELD: &str = "firebase_deletion_secret";
+
+/// The key of a Firebase user: the same for the blocking functions, the deletion
+/// forwarder and a later sync. Users outside any tenant have an empty tenant part.
+pub fn user_key(project_id: &str, tenant: Option<&str>, uid: &str) -> Result<UserKey, KeyError> {
+    UserKey::new(PROVIDER, &[project_id, tenant.unwrap_or("")], uid)
+}
 
 /// Google's x509 certificate set for the keys that sign blocking-function tokens.
 pub const GOOGLE_CERTS_URL: &str =
@@ -48,7 +59,7 @@ pub const RESERVED_CLAIMS: &[&str] = &[
     "firebase",
 ];
 
-static ROUTES: [Route; 2] = [
+static ROUTES: [Route; 3] = [
     Route {
         path: "/firebase/before-create",
         name: "firebase/before-create",
@@ -56,6 +67,10 @@ static ROUTES: [Route; 2] = [
     Route {
         path: "/firebase/before-sign-in",
         name: "firebase/before-sign-in",
+    },
+    Route {
+        path: "/firebase/user-deleted",
+        name: "firebase/user-deleted",
     },
 ];
 
@@ -127,6 +142,7 @@ impl Settings {
 /// The Firebase door: its hooks when enabled.
 pub struct Firebase {
     hooks: Option<FirebaseHooks>,
+    deletion: Option<deletion::FirebaseDeletion>,
     budget: Duration,
 }
 
@@ -136,6 +152,7 @@ impl Firebase {
             tracing::info!("FIREBASE_PROJECT_ID is not set: the Firebase routes are disabled");
             return Firebase {
                 hooks: None,
+                deletion: None,
                 budget: Duration::ZERO,
             };
         };
@@ -155,6 +172,11 @@ impl Firebase {
             settings.emulator,
         );
         Firebase {
+            deletion: Some(deletion::FirebaseDeletion::new(
+                shared.secrets.clone(),
+                shared.provisioner.clone(),
+                settings.project_id.clone(),
+            )),
             hooks: Some(FirebaseHooks::new(
                 verifier,
                 settings.project_id,
@@ -190,17 +212,24 @@ impl Door for Firebase {
         request: &'a HttpRequest,
         deadline: Deadline,
     ) -> BoxFuture<'a, (Reply, Report)> {
-        let event = if route.path == ROUTES[0].path {
-            EventType::BeforeCreate
-        } else {
-            EventType::BeforeSignIn
+        let event = match route.name {
+            "firebase/before-create" => Some(EventType::BeforeCreate),
+            "firebase/before-sign-in" => Some(EventType::BeforeSignIn),
+            _ => None,
         };
         Box::pin(async move {
-            match &self.hooks {
-                Some(hooks) => hooks.handle(event, &request.body, deadline).await,
-                None => super::not_enabled(self.title()),
+            match (event, &self.hooks, &self.deletion) {
+                (Some(event), Some(hooks), _) => hooks.handle(event, &request.body, deadline).await,
+                (None, _, Some(deletion)) => deletion.handle(request, deadline).await,
+                _ => super::not_enabled(self.title()),
             }
         })
+    }
+
+    fn secret_loaded(&self, lease: &Lease) {
+        if let Some(deletion) = &self.deletion {
+            deletion.secret_loaded(lease);
+        }
     }
 
     fn warm_up(&self, deadline: Deadline) -> BoxFuture<'_, ()> {

@@ -1,10 +1,12 @@
 //! Supabase Auth Hooks (Standard Webhooks signed HTTP hooks).
 
+pub mod deletion;
 pub mod hooks;
 pub mod payload;
 
 use std::time::Duration;
 
+pub use deletion::SupabaseDeletion;
 pub use hooks::{Hook, SupabaseHooks};
 
 use super::{BoxFuture, Door, Route, Shared};
@@ -22,6 +24,9 @@ pub const PROVIDER: Provider = Provider::new("supabase", 1, ColonIn::Scope(0));
 
 /// The field of the Zuplo secret that holds the hook secret(s).
 pub const HOOK_SECRET_FIELD: &str = "supabase_hook_secret";
+/// The secret `integrations/supabase/user-deleted.sql` signs deletions with: its own,
+/// so that whoever can sign deletions cannot sign tokens' hooks, and the reverse.
+pub const DELETION_SECRET_FIELD: &str = "supabase_deletion_secret";
 
 /// Claims the Auth server requires in every access token, or that it sets itself: a
 /// hook may not replace them, so the consumer claim may not be one of them.
@@ -44,7 +49,7 @@ pub const RESERVED_CLAIMS: &[&str] = &[
     "user_metadata",
 ];
 
-static ROUTES: [Route; 2] = [
+static ROUTES: [Route; 3] = [
     Route {
         path: "/supabase/custom-access-token",
         name: "supabase/custom-access-token",
@@ -52,6 +57,10 @@ static ROUTES: [Route; 2] = [
     Route {
         path: "/supabase/before-user-created",
         name: "supabase/before-user-created",
+    },
+    Route {
+        path: "/supabase/user-deleted",
+        name: "supabase/user-deleted",
     },
 ];
 
@@ -78,11 +87,17 @@ impl Settings {
 
 pub struct Supabase {
     hooks: SupabaseHooks,
+    deletion: SupabaseDeletion,
 }
 
 impl Supabase {
     pub fn new(settings: Settings, shared: &Shared) -> Self {
         Supabase {
+            deletion: SupabaseDeletion::new(
+                shared.secrets.clone(),
+                shared.provisioner.clone(),
+                settings.namespace.clone(),
+            ),
             hooks: SupabaseHooks::new(settings, shared),
         }
     }
@@ -111,15 +126,16 @@ impl Door for Supabase {
         request: &'a HttpRequest,
         deadline: Deadline,
     ) -> BoxFuture<'a, (Reply, Report)> {
-        let hook = if route.path == ROUTES[0].path {
-            Hook::CustomAccessToken
-        } else {
-            Hook::BeforeUserCreated
+        let hook = match route.name {
+            "supabase/custom-access-token" => Hook::CustomAccessToken,
+            "supabase/before-user-created" => Hook::BeforeUserCreated,
+            _ => return Box::pin(self.deletion.handle(request, deadline)),
         };
         Box::pin(self.hooks.handle(hook, request, deadline))
     }
 
     fn secret_loaded(&self, lease: &Lease) {
         self.hooks.keys(lease);
+        self.deletion.secret_loaded(lease);
     }
 }
