@@ -1,4 +1,5 @@
-//! The Developer API surface: consumers of one account/bucket, plus `who-am-i`.
+//! The Developer API surface: consumers of one account/bucket and the key collection of each
+//! consumer (`…/consumers/{name}/keys`, list and create), plus `who-am-i`.
 //!
 //! Routing is done by hand on path segments instead of with axum's router so that every
 //! outcome, including unknown routes, wrong methods and unparsable queries, is a Zuplo-style
@@ -32,6 +33,7 @@ const MAX_TAGS: usize = 5;
 const MAX_METADATA_BYTES: usize = 1024;
 const MAX_LIST_LIMIT: u64 = 1000;
 const NAME_RULE: &str = "^[a-z0-9-]{1,128}$";
+const DATE_TIME_EXAMPLE: &str = "2026-12-16T00:00:00.000Z";
 
 /// The fallback handler of the router: every request that is not a control endpoint.
 pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
@@ -128,7 +130,10 @@ enum Route<'a> {
     WhoAmI,
     Consumers,
     Consumer(&'a str),
-    /// A Developer API route the stand-in does not model (buckets, keys, managers, roll-key).
+    /// `…/consumers/{name}/keys`: the key collection of one consumer.
+    Keys(&'a str),
+    /// A Developer API route the stand-in does not model (buckets, single keys, `keys/$bulk`,
+    /// managers, roll-key).
     Unimplemented,
 }
 
@@ -160,17 +165,17 @@ async fn serve(shared: &Shared, req: Request) -> Response {
     let result = match (route, method) {
         (Route::WhoAmI, Method::GET) => Ok(who_am_i(shared)),
         (Route::Consumers, Method::GET) => list(shared, &params),
-        (Route::Consumers, Method::POST) => {
-            match axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES).await {
-                Ok(body) => create(shared, &params, &body),
-                Err(_) => Err((
-                    StatusCode::BAD_REQUEST,
-                    format!("could not read the request body (limit {MAX_BODY_BYTES} bytes)"),
-                )),
-            }
-        }
+        (Route::Consumers, Method::POST) => match read_body(req).await {
+            Ok(body) => create(shared, &params, &body),
+            Err(e) => Err(e),
+        },
         (Route::Consumer(name), Method::GET) => read(shared, &params, name),
         (Route::Consumer(name), Method::DELETE) => delete(shared, &params, name),
+        (Route::Keys(name), Method::GET) => list_keys(shared, &params, name),
+        (Route::Keys(name), Method::POST) => match read_body(req).await {
+            Ok(body) => create_key(shared, &params, name, &body),
+            Err(e) => Err(e),
+        },
         (Route::Consumer(_), Method::PATCH) | (Route::Unimplemented, _) => Err((
             StatusCode::NOT_IMPLEMENTED,
             "this Developer API operation is not implemented by the stand-in".to_owned(),
@@ -178,7 +183,7 @@ async fn serve(shared: &Shared, req: Request) -> Response {
         (route, _) => {
             let allow = match route {
                 Route::WhoAmI => "GET",
-                Route::Consumers => "GET, POST",
+                Route::Consumers | Route::Keys(_) => "GET, POST",
                 _ => "GET, DELETE, PATCH",
             };
             let mut response = problem(
@@ -196,6 +201,16 @@ async fn serve(shared: &Shared, req: Request) -> Response {
         Ok(response) => response,
         Err((status, detail)) => problem(status, detail, &path),
     }
+}
+
+async fn read_body(req: Request) -> Result<axum::body::Bytes, (StatusCode, String)> {
+    axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES)
+        .await
+        .map_err(|_| {
+            bad_request(format!(
+                "could not read the request body (limit {MAX_BODY_BYTES} bytes)"
+            ))
+        })
 }
 
 /// Bearer auth against the configured tokens. The scheme name is case-insensitive.
@@ -232,6 +247,7 @@ fn route<'a>(shared: &Shared, path: &'a str) -> Result<Route<'a>, (StatusCode, S
                     match rest {
                         ["consumers"] => Ok(Route::Consumers),
                         ["consumers", name] => Ok(Route::Consumer(name)),
+                        ["consumers", name, "keys"] => Ok(Route::Keys(name)),
                         _ => Ok(Route::Unimplemented),
                     }
                 }
@@ -335,6 +351,47 @@ impl Params {
                     .map_err(|_| format!("{name} must be an integer, got '{v}'"))
             })
             .transpose()
+    }
+}
+
+/// `limit` and `offset` of a list call, shared by the consumer and key lists.
+#[derive(Clone, Copy)]
+struct Page {
+    limit: u64,
+    offset: u64,
+}
+
+impl Page {
+    /// The spec bounds `limit` to 1..=1000 and says "if the value exceeds the maximum, then
+    /// the maximum value will be used"; a value below 1 is likewise raised to 1 rather than
+    /// refused. Both parameters are optional (Zuplo's own examples omit them), a negative
+    /// `offset` is 400, and a non-integer either is 400.
+    fn from_params(params: &Params) -> Result<Page, String> {
+        let limit = params.number("limit")?.map_or(MAX_LIST_LIMIT, |n| {
+            u64::try_from(n.clamp(1, 1000)).unwrap_or(MAX_LIST_LIMIT)
+        });
+        let offset = match params.number("offset")? {
+            None => 0,
+            Some(n) => u64::try_from(n).map_err(|_| "offset must not be negative".to_owned())?,
+        };
+        Ok(Page { limit, offset })
+    }
+
+    /// The `{data, limit, offset, total}` envelope of this page of `items`.
+    fn envelope<T>(self, items: Vec<T>, render: impl Fn(T) -> Value) -> Value {
+        let total = items.len();
+        let data: Vec<Value> = items
+            .into_iter()
+            .skip(usize::try_from(self.offset).unwrap_or(usize::MAX))
+            .take(usize::try_from(self.limit).unwrap_or(usize::MAX))
+            .map(render)
+            .collect();
+        json!({
+            "data": data,
+            "limit": self.limit,
+            "offset": self.offset,
+            "total": total,
+        })
     }
 }
 
@@ -594,16 +651,7 @@ fn create(shared: &Shared, params: &Params, body: &[u8]) -> ApiResult {
 fn list(shared: &Shared, params: &Params) -> ApiResult {
     let render = Render::from_params(params).map_err(bad_request)?;
     let tags = params.tags().map_err(bad_request)?;
-    let limit = params
-        .number("limit")
-        .map_err(bad_request)?
-        .map_or(MAX_LIST_LIMIT, |n| {
-            u64::try_from(n.clamp(1, 1000)).unwrap_or(MAX_LIST_LIMIT)
-        });
-    let offset = match params.number("offset").map_err(bad_request)? {
-        None => 0,
-        Some(n) => u64::try_from(n).map_err(|_| bad_request("offset must not be negative"))?,
-    };
+    let page = Page::from_params(params).map_err(bad_request)?;
     let manager_email = params.get("manager-email");
 
     let state = shared.lock();
@@ -615,19 +663,9 @@ fn list(shared: &Shared, params: &Params) -> ApiResult {
             manager_email.is_none_or(|e| c.managers.iter().any(|m| m.email.eq_ignore_ascii_case(e)))
         })
         .collect();
-    let total = matching.len();
-    let data: Vec<Value> = matching
-        .into_iter()
-        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
-        .take(usize::try_from(limit).unwrap_or(usize::MAX))
-        .map(|c| render_consumer(c, render))
-        .collect();
-    Ok(ok_json(&json!({
-        "data": data,
-        "limit": limit,
-        "offset": offset,
-        "total": total,
-    })))
+    Ok(ok_json(
+        &page.envelope(matching, |c| render_consumer(c, render)),
+    ))
 }
 
 fn read(shared: &Shared, params: &Params, name: &str) -> ApiResult {
@@ -652,6 +690,110 @@ fn delete(shared: &Shared, params: &Params, name: &str) -> ApiResult {
         .ok_or_else(|| consumer_not_found(shared, name))?;
     state.consumers.remove(index);
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// A validated `ApiKeyCreateOrUpdateBody`.
+struct NewKey {
+    /// Already normalised to Zuplo's timestamp form.
+    expires_on: Option<String>,
+    description: Option<String>,
+    /// A caller-chosen key value; `None` mints one in Zuplo's default format.
+    key: Option<String>,
+}
+
+/// The spec types every field as an optional string and `expiresOn` as `format: date-time`
+/// (RFC 3339). Absent and `null` are alike, as on consumer create, so `null` means "no
+/// expiry"; unknown fields are ignored, as Zuplo's schemas do not forbid them.
+fn parse_key_body(body: &[u8]) -> Result<NewKey, String> {
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| format!("request body is not valid JSON: {e}"))?;
+    let Value::Object(body) = value else {
+        return Err("request body must be a JSON object".to_owned());
+    };
+    let string = |name: &str| -> Result<Option<&str>, String> {
+        match field(&body, name) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(_) => Err(format!("{name} must be a string")),
+        }
+    };
+    let expires_on = match string("expiresOn")? {
+        None => None,
+        Some(text) => Some(mint::normalize_date_time(text).ok_or_else(|| {
+            format!(
+                "expiresOn must be an RFC 3339 date-time like {DATE_TIME_EXAMPLE}, got '{text}'"
+            )
+        })?),
+    };
+    let description = string("description")?.map(str::to_owned);
+    let key = match string("key")? {
+        Some("") => return Err("key must not be empty".to_owned()),
+        key => key.map(str::to_owned),
+    };
+    Ok(NewKey {
+        expires_on,
+        description,
+        key,
+    })
+}
+
+/// `POST …/consumers/{name}/keys`: one more key for an existing consumer, answered in full
+/// (`key` visible, as on every create). The body is validated before the consumer is looked
+/// up, so a bad body is 400 even for a consumer that does not exist. The consumer's own
+/// `updatedOn` is left alone: the key is a resource of its own with its own timestamps.
+fn create_key(shared: &Shared, params: &Params, name: &str, body: &[u8]) -> ApiResult {
+    let tags = params.tags().map_err(bad_request)?;
+    let new = parse_key_body(body).map_err(bad_request)?;
+    let now = mint::now();
+    let key = Key {
+        id: mint::key_id(),
+        created_on: now.clone(),
+        updated_on: now,
+        expires_on: new.expires_on,
+        description: new.description,
+        key: new.key.unwrap_or_else(mint::mint_key),
+    };
+
+    let mut state = shared.lock();
+    let index = state
+        .consumers
+        .iter()
+        .position(|c| c.name == name && c.matches_tags(&tags))
+        .ok_or_else(|| consumer_not_found(shared, name))?;
+    // Keys are looked up by value at the gateway, so a caller-chosen value must be unique.
+    if state
+        .consumers
+        .iter()
+        .flat_map(|c| &c.keys)
+        .any(|k| k.key == key.key)
+    {
+        return Err((
+            StatusCode::CONFLICT,
+            format!(
+                "an API key with this value already exists in bucket '{}'",
+                shared.bucket
+            ),
+        ));
+    }
+    let body = render_key(&key, KeyFormat::Visible);
+    state.consumers[index].keys.push(key);
+    Ok(ok_json(&body))
+}
+
+/// `GET …/consumers/{name}/keys`: the consumer's keys in creation order, paged like the
+/// consumer list. 404 when the consumer does not exist (zuplo.md §2, S4).
+fn list_keys(shared: &Shared, params: &Params, name: &str) -> ApiResult {
+    let format = params.key_format().map_err(bad_request)?;
+    let tags = params.tags().map_err(bad_request)?;
+    let page = Page::from_params(params).map_err(bad_request)?;
+    let state = shared.lock();
+    let consumer = state
+        .consumers
+        .iter()
+        .find(|c| c.name == name && c.matches_tags(&tags))
+        .ok_or_else(|| consumer_not_found(shared, name))?;
+    let keys: Vec<&Key> = consumer.keys.iter().collect();
+    Ok(ok_json(&page.envelope(keys, |k| render_key(k, format))))
 }
 
 #[cfg(test)]

@@ -2,18 +2,43 @@
 //!
 //! Zuplo publishes no emulator, and the signup Lambda's hard paths (a lost response followed
 //! by a 409, throttling, a truncated body, a dropped connection) cannot be provoked against
-//! the real service on demand. This crate models the consumer endpoints of one account and
-//! one bucket as `reference/zuplo.md` (§2–§6, §8) describes them, and lets tests inject those
-//! failures and inspect what the client actually sent.
+//! the real service on demand. This crate models the consumer endpoints (with each
+//! consumer's key collection) of one account and one bucket as `reference/zuplo.md` (§2–§6,
+//! §8) describes them, and lets tests inject those failures and inspect what the client
+//! actually sent.
 //!
 //! Tests use it in-process through [`Standin`]; scripts and the quick start use the
 //! `zuplo-standin` binary and the HTTP control endpoints under `/__standin/`:
 //! `GET /__standin/calls`, `GET /__standin/consumers`, `POST /__standin/faults` (a [`Fault`]
 //! as JSON) and `POST /__standin/reset`.
 //!
-//! Choices where Zuplo is silent: `key-format` defaults to `masked`; a `tag.*` mismatch on a
-//! single consumer is 404; limit violations on tags and metadata are 400; lists are in
-//! creation order and carry `total`; `metadata` is `{}` when not given.
+//! Modelled: `GET`/`POST …/consumers`, `GET`/`DELETE …/consumers/{name}`,
+//! `GET`/`POST …/consumers/{name}/keys` and `GET /v1/who-am-i`. Other Developer API routes
+//! under the bucket (consumer PATCH, roll-key, single keys, `keys/$bulk`, managers) answer
+//! 501.
+//!
+//! Choices where Zuplo is silent:
+//! - `key-format` defaults to `masked`, on every route that takes it.
+//! - `tag.<k>=<v>` parameters combine with AND. On the consumer list they filter; on a
+//!   single consumer (read, delete, and both key routes) they guard, and a mismatch is 404,
+//!   the same answer as for a consumer that does not exist. The spec lists no `tag.*`
+//!   on the key routes, but Zuplo says most requests accept them, so they are honoured
+//!   rather than ignored: a client's guard is never silently dropped.
+//! - `limit` defaults to 1000 and is clamped into 1..=1000 (the spec says an excess becomes
+//!   the maximum; 0 and negatives become 1 likewise); `offset` defaults to 0 and a negative
+//!   one is 400. Both are optional although the spec marks them required, since Zuplo's own
+//!   examples omit them. Lists are in creation order and carry `total`.
+//! - Limit violations on tags and metadata are 400; `metadata` is `{}` when not given.
+//! - `POST …/consumers` without `with-api-key=true` creates a consumer with no keys and its
+//!   answer has no `apiKeys` (as when `include-api-keys` is false).
+//! - A key's `expiresOn` is accepted as any RFC 3339 date-time (any offset, any fraction)
+//!   and stored and returned in Zuplo's timestamp form, UTC with milliseconds; anything else
+//!   is 400. Absent or `null` means "never" and is returned as `null`. A date in the past is
+//!   accepted (Zuplo documents rolling keys to a past date to expire them at once).
+//! - A caller-chosen `key` value is stored as given (no format check: Zuplo allows custom
+//!   formats) but must be unique in the bucket, else 409; an empty one is 400.
+//! - On `POST …/keys` the body is validated before the consumer is looked up (a bad body
+//!   for a missing consumer is 400), and the consumer's `updatedOn` is not changed.
 
 mod api;
 mod control;
@@ -73,10 +98,14 @@ pub struct StoredConsumer {
     pub api_keys: Vec<StoredKey>,
 }
 
+/// An API key of a consumer. `key` is the full value whatever `key-format` a client asked for.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct StoredKey {
     pub id: String,
     pub key: String,
+    /// In Zuplo's timestamp form (UTC, milliseconds); `None` means the key never expires.
+    pub expires_on: Option<String>,
+    pub description: Option<String>,
 }
 
 /// A one-shot fault, consumed by the next API request it matches (FIFO among matches).

@@ -86,13 +86,20 @@ pub(crate) fn mask_key(key: &str) -> String {
 pub(crate) fn iso8601(t: SystemTime) -> String {
     // A clock before 1970 is not a case worth a failure path; it renders as the epoch.
     let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = since.as_secs();
-    let millis = since.subsec_millis();
-    let days = i64::try_from(secs / 86_400).unwrap_or(i64::MAX / 2);
-    let rem = secs % 86_400;
+    let millis = i64::try_from(since.as_millis()).unwrap_or(i64::MAX / 2);
+    iso8601_millis(millis)
+}
+
+/// [`iso8601`] for milliseconds since the epoch, which may be negative (a client may send
+/// an `expiresOn` before 1970).
+fn iso8601_millis(millis: i64) -> String {
+    let secs = millis.div_euclid(1000);
+    let ms = millis.rem_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
     let (year, month, day) = civil_from_days(days);
     format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{ms:03}Z",
         rem / 3600,
         rem % 3600 / 60,
         rem % 60
@@ -102,6 +109,110 @@ pub(crate) fn iso8601(t: SystemTime) -> String {
 /// The current time in [`iso8601`] form.
 pub(crate) fn now() -> String {
     iso8601(SystemTime::now())
+}
+
+/// Parses an RFC 3339 `date-time` (the OpenAPI `format: date-time`) and returns it in
+/// [`iso8601`] form, i.e. in UTC with milliseconds, which is how Zuplo renders every
+/// timestamp it returns. `None` when the text is not an RFC 3339 date-time, or when its UTC
+/// form falls outside years 0000..=9999 (which the four-digit form cannot express).
+///
+/// RFC 3339 §5.6 is followed literally: `T` and `Z` may be lower case, the offset is `Z` or
+/// `±hh:mm`, a fraction has at least one digit (digits past milliseconds are truncated), and
+/// second 60 (a leap second) is allowed and lands on the next minute, since the output has
+/// no way to name it. Date-only values, missing offsets and a space separator are refused.
+pub(crate) fn normalize_date_time(text: &str) -> Option<String> {
+    let b = text.as_bytes();
+    let digits = |range: std::ops::Range<usize>| -> Option<i64> {
+        let part = b.get(range)?;
+        if part.is_empty() || !part.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        part.iter()
+            .try_fold(0i64, |n, d| Some(n * 10 + i64::from(d - b'0')))
+    };
+    let at = |i: usize, allowed: &[u8]| b.get(i).is_some_and(|c| allowed.contains(c));
+    if !(at(4, b"-") && at(7, b"-") && at(10, b"Tt") && at(13, b":") && at(16, b":")) {
+        return None;
+    }
+    let (year, month, day) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
+    let (hour, minute, second) = (digits(11..13)?, digits(14..16)?, digits(17..19)?);
+    if !(1..=12).contains(&month)
+        || day < 1
+        || day > days_in_month(year, month)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
+        return None;
+    }
+
+    let mut i = 19;
+    let mut millis = 0;
+    if at(i, b".") {
+        let start = i + 1;
+        let end = start + b[start..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if end == start {
+            return None;
+        }
+        // Pad or truncate the fraction to exactly three digits.
+        millis = (0..3).fold(0, |n, k| {
+            n * 10
+                + b.get(start + k)
+                    .filter(|_| start + k < end)
+                    .map_or(0, |d| i64::from(d - b'0'))
+        });
+        i = end;
+    }
+    let offset_minutes = match b.get(i..)? {
+        [b'Z' | b'z'] => 0,
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
+            let two = |x: u8, y: u8| -> Option<i64> {
+                (x.is_ascii_digit() && y.is_ascii_digit())
+                    .then(|| i64::from(x - b'0') * 10 + i64::from(y - b'0'))
+            };
+            let (oh, om) = (two(*h1, *h2)?, two(*m1, *m2)?);
+            if oh > 23 || om > 59 {
+                return None;
+            }
+            let minutes = oh * 60 + om;
+            if *sign == b'-' { -minutes } else { minutes }
+        }
+        _ => return None,
+    };
+
+    let local_secs =
+        days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second;
+    let utc_millis = (local_secs - offset_minutes * 60) * 1000 + millis;
+    // 0000-01-01T00:00:00Z and 10000-01-01T00:00:00Z as milliseconds since the epoch.
+    let range = days_from_civil(0, 1, 1) * 86_400_000..days_from_civil(10_000, 1, 1) * 86_400_000;
+    range
+        .contains(&utc_millis)
+        .then(|| iso8601_millis(utc_millis))
+}
+
+fn is_leap_year(year: i64) -> bool {
+    year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+}
+
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        2 if is_leap_year(year) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's
+/// `days_from_civil`, the inverse of [`civil_from_days`]).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400); // [0, 399]
+    let mp = (month + 9) % 12; // March = 0
+    let doy = (153 * mp + 2) / 5 + day - 1; // [0, 365]
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy; // [0, 146096]
+    era * 146_097 + doe - 719_468
 }
 
 /// Proleptic Gregorian (year, month, day) for a count of days since 1970-01-01
@@ -192,6 +303,68 @@ mod tests {
             "****2efb7009"
         );
         assert_eq!(mask_key("abc"), "****abc");
+    }
+
+    #[test]
+    fn normalizes_rfc3339_date_times_to_utc_millis() {
+        for (input, expected) in [
+            ("2026-12-16T00:00:00.000Z", "2026-12-16T00:00:00.000Z"),
+            ("2026-12-16T00:00:00Z", "2026-12-16T00:00:00.000Z"),
+            ("2026-12-16t00:00:00z", "2026-12-16T00:00:00.000Z"),
+            ("2026-12-16T00:00:00.5Z", "2026-12-16T00:00:00.500Z"),
+            ("2026-12-16T00:00:00.123456789Z", "2026-12-16T00:00:00.123Z"),
+            ("2026-12-16T01:30:00+02:00", "2026-12-15T23:30:00.000Z"),
+            ("2026-12-31T23:00:00-01:30", "2027-01-01T00:30:00.000Z"),
+            ("2024-02-29T12:00:00Z", "2024-02-29T12:00:00.000Z"),
+            ("2016-12-31T23:59:60Z", "2017-01-01T00:00:00.000Z"),
+            ("1969-12-31T23:59:59.999Z", "1969-12-31T23:59:59.999Z"),
+            ("0000-01-01T00:00:00Z", "0000-01-01T00:00:00.000Z"),
+            ("9999-12-31T23:59:59.999Z", "9999-12-31T23:59:59.999Z"),
+        ] {
+            assert_eq!(
+                normalize_date_time(input).as_deref(),
+                Some(expected),
+                "{input}"
+            );
+        }
+    }
+
+    #[test]
+    fn refuses_what_is_not_an_rfc3339_date_time() {
+        for bad in [
+            "",
+            "2026-12-16",
+            "2026-12-16T00:00:00",
+            "2026-12-16 00:00:00Z",
+            "2026-12-16T00:00Z",
+            "2026-13-01T00:00:00Z",
+            "2026-00-01T00:00:00Z",
+            "2026-02-29T00:00:00Z",
+            "1900-02-29T00:00:00Z",
+            "2026-04-31T00:00:00Z",
+            "2026-12-16T24:00:00Z",
+            "2026-12-16T00:60:00Z",
+            "2026-12-16T00:00:61Z",
+            "2026-12-16T00:00:00.Z",
+            "2026-12-16T00:00:00+0200",
+            "2026-12-16T00:00:00+24:00",
+            "2026-12-16T00:00:00ZZ",
+            "+2026-12-16T00:00:00Z",
+            "2026-1-16T00:00:00Z",
+            "tomorrow",
+            "0000-01-01T00:00:00+00:01",
+            "9999-12-31T23:59:59-00:01",
+        ] {
+            assert_eq!(normalize_date_time(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn days_from_civil_inverts_civil_from_days() {
+        for days in [-800_000, -719_468, -1, 0, 1, 59, 11_016, 19_783, 2_932_896] {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, i64::from(m), i64::from(d)), days);
+        }
     }
 
     #[test]

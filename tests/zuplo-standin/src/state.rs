@@ -35,6 +35,7 @@ pub(crate) struct Manager {
     pub(crate) sub: Option<String>,
 }
 
+/// `expires_on` is stored already normalised (see [`crate::mint::normalize_date_time`]).
 #[derive(Debug, Clone)]
 pub(crate) struct Key {
     pub(crate) id: String,
@@ -60,6 +61,8 @@ impl Consumer {
                 .map(|k| StoredKey {
                     id: k.id.clone(),
                     key: k.key.clone(),
+                    expires_on: k.expires_on.clone(),
+                    description: k.description.clone(),
                 })
                 .collect(),
         }

@@ -983,3 +983,551 @@ async fn reset_clears_state_but_keeps_tokens() {
         StatusCode::OK
     );
 }
+
+impl Harness {
+    fn keys_url(&self, consumer: &str) -> String {
+        format!("{}/{consumer}/keys", self.consumers_url())
+    }
+
+    /// `query` is appended as is (empty, or starting with `?`).
+    async fn create_key(&self, consumer: &str, query: &str, body: Value) -> Response {
+        self.client
+            .post(format!("{}{query}", self.keys_url(consumer)))
+            .bearer_auth(TOKEN)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn create_key_raw(&self, consumer: &str, raw: &'static str) -> Response {
+        self.client
+            .post(self.keys_url(consumer))
+            .bearer_auth(TOKEN)
+            .header("content-type", "application/json")
+            .body(raw)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+/// lifecycle.md §1.2: a consumer created without a key, then a trial key added to it.
+#[tokio::test]
+async fn trial_key_is_added_to_a_keyless_consumer() {
+    let h = harness().await;
+    let consumer: Value = h
+        .create(json!({"name": "trial", "tags": {"userId": "u1"}}), false)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(consumer.get("apiKeys").is_none(), "{consumer}");
+    let before: Value = h
+        .get("/trial?include-api-keys=true&key-format=visible")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(before["apiKeys"], json!([]), "zero keys is visible as such");
+
+    let response = h
+        .create_key(
+            "trial",
+            "",
+            json!({"description": "trial", "expiresOn": "2026-12-16T00:00:00.000Z"}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK, "200, not 201");
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+    let key: Value = response.json().await.unwrap();
+    assert!(has_id(&key["id"], "key_"), "{key}");
+    assert!(is_timestamp(&key["createdOn"]), "{key}");
+    assert_eq!(key["createdOn"], key["updatedOn"]);
+    assert_eq!(key["expiresOn"], "2026-12-16T00:00:00.000Z");
+    assert_eq!(key["description"], "trial");
+    let secret = key["key"].as_str().unwrap();
+    assert!(is_valid_key(secret), "minted like the others: {secret}");
+    assert_eq!(
+        key.as_object().unwrap().len(),
+        6,
+        "exactly the ApiKey fields: {key}"
+    );
+
+    let stored = &h.standin.consumers()[0];
+    assert_eq!(stored.api_keys.len(), 1);
+    assert_eq!(stored.api_keys[0].id, key["id"].as_str().unwrap());
+    assert_eq!(stored.api_keys[0].key, secret);
+    assert_eq!(
+        stored.api_keys[0].expires_on.as_deref(),
+        Some("2026-12-16T00:00:00.000Z")
+    );
+    assert_eq!(stored.api_keys[0].description.as_deref(), Some("trial"));
+
+    // Read back through the consumer, as the 409 recovery path does.
+    let after: Value = h
+        .get("/trial?include-api-keys=true&key-format=visible&tag.userId=u1")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(after["apiKeys"], json!([key]));
+    assert_eq!(
+        after["updatedOn"], consumer["updatedOn"],
+        "a new key does not touch the consumer"
+    );
+    let masked: Value = h
+        .get("/trial?include-api-keys=true&key-format=masked")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        masked["apiKeys"][0]["expiresOn"],
+        "2026-12-16T00:00:00.000Z"
+    );
+    assert_eq!(
+        masked["apiKeys"][0]["key"],
+        format!("****{}", &secret[secret.len() - 8..])
+    );
+}
+
+#[tokio::test]
+async fn created_keys_default_to_no_expiry_and_normalise_expires_on() {
+    let h = harness().await;
+    h.create(json!({"name": "k"}), true).await;
+
+    let plain: Value = h.create_key("k", "", json!({})).await.json().await.unwrap();
+    assert!(plain.get("expiresOn").is_some() && plain["expiresOn"].is_null());
+    assert!(plain.get("description").is_some() && plain["description"].is_null());
+    assert!(is_valid_key(plain["key"].as_str().unwrap()));
+
+    let nulls: Value = h
+        .create_key("k", "", json!({"expiresOn": null, "description": null}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(nulls["expiresOn"].is_null() && nulls["description"].is_null());
+
+    for (given, stored) in [
+        ("2026-12-16T01:30:00+02:00", "2026-12-15T23:30:00.000Z"),
+        ("2026-12-16t00:00:00.123456z", "2026-12-16T00:00:00.123Z"),
+        ("2020-01-01T00:00:00Z", "2020-01-01T00:00:00.000Z"),
+    ] {
+        let key: Value = h
+            .create_key("k", "", json!({ "expiresOn": given }))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(key["expiresOn"], stored, "{given}");
+    }
+
+    let ids: Vec<&str> = [&plain, &nulls]
+        .iter()
+        .map(|k| k["id"].as_str().unwrap())
+        .collect();
+    assert_ne!(ids[0], ids[1]);
+    let stored = &h.standin.consumers()[0];
+    assert_eq!(stored.api_keys.len(), 6, "the create key and five more");
+    assert_eq!(stored.api_keys[1].id, ids[0], "kept in creation order");
+    assert_eq!(stored.api_keys[0].expires_on, None);
+    assert_eq!(
+        stored.api_keys[5].expires_on.as_deref(),
+        Some("2020-01-01T00:00:00.000Z"),
+        "a past date is accepted"
+    );
+}
+
+#[tokio::test]
+async fn custom_key_values_are_kept_and_must_be_unique() {
+    let h = harness().await;
+    let created: Value = h
+        .create(json!({"name": "a"}), true)
+        .await
+        .json()
+        .await
+        .unwrap();
+    h.create(json!({"name": "b"}), false).await;
+    let minted = created["apiKeys"][0]["key"].as_str().unwrap().to_owned();
+
+    let custom: Value = h
+        .create_key("a", "", json!({"key": "my-own-key-1"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(custom["key"], "my-own-key-1");
+
+    for taken in ["my-own-key-1", minted.as_str()] {
+        let problem =
+            expect_problem(h.create_key("b", "", json!({ "key": taken })).await, 409).await;
+        assert_eq!(problem["title"], "Conflict");
+    }
+    expect_problem(h.create_key("b", "", json!({"key": ""})).await, 400).await;
+    let stored = h.standin.consumers();
+    assert_eq!(stored[0].api_keys[1].key, "my-own-key-1");
+    assert!(stored[1].api_keys.is_empty());
+}
+
+#[tokio::test]
+async fn create_key_refuses_malformed_bodies() {
+    let h = harness().await;
+    h.create(json!({"name": "v"}), false).await;
+    for raw in ["", "{not json", "[1]", "\"key\"", "null"] {
+        expect_problem(h.create_key_raw("v", raw).await, 400).await;
+    }
+    for body in [
+        json!({"expiresOn": "2026-12-16"}),
+        json!({"expiresOn": "2026-12-16T00:00:00"}),
+        json!({"expiresOn": "2026-12-16 00:00:00Z"}),
+        json!({"expiresOn": "2026-02-30T00:00:00Z"}),
+        json!({"expiresOn": "tomorrow"}),
+        json!({"expiresOn": ""}),
+        json!({"expiresOn": 1_800_000_000}),
+        json!({"description": 5}),
+        json!({"key": 5}),
+        json!({"key": ["zpka_x"]}),
+    ] {
+        let problem = expect_problem(h.create_key("v", "", body.clone()).await, 400).await;
+        assert_eq!(problem["title"], "Bad Request", "{body}");
+    }
+    assert!(h.standin.consumers()[0].api_keys.is_empty());
+    // The body is judged before the consumer is looked up.
+    expect_problem(h.create_key_raw("absent", "{not json").await, 400).await;
+}
+
+#[tokio::test]
+async fn create_key_needs_an_existing_consumer_and_matching_tags() {
+    let h = harness().await;
+    h.create(
+        json!({"name": "t", "tags": {"userId": "u1", "plan": "free"}}),
+        false,
+    )
+    .await;
+
+    let problem = expect_problem(h.create_key("absent", "", json!({})).await, 404).await;
+    assert_eq!(problem["title"], "Not Found");
+    for query in [
+        "?tag.userId=u2",
+        "?tag.userId=u1&tag.plan=gold",
+        "?tag.missing=x",
+    ] {
+        expect_problem(h.create_key("t", query, json!({})).await, 404).await;
+    }
+    expect_problem(h.create_key("t", "?tag.=x", json!({})).await, 400).await;
+    assert!(
+        h.standin.consumers()[0].api_keys.is_empty(),
+        "guards kept it keyless"
+    );
+
+    let response = h
+        .create_key(
+            "t",
+            "?tag.userId=u1&tag.plan=free",
+            json!({"description": "ok"}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(h.standin.consumers()[0].api_keys.len(), 1);
+
+    let response = h
+        .client
+        .post(format!(
+            "{}/v1/accounts/{ACCOUNT}/key-buckets/other/consumers/t/keys",
+            h.standin.url()
+        ))
+        .bearer_auth(TOKEN)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(response, 404).await;
+}
+
+#[tokio::test]
+async fn list_keys_pages_and_honours_key_format() {
+    let h = harness().await;
+    let created: Value = h
+        .create(json!({"name": "l", "tags": {"userId": "u1"}}), true)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mut keys = vec![created["apiKeys"][0].clone()];
+    for i in 0..4 {
+        let key: Value = h
+            .create_key(
+                "l",
+                "",
+                json!({"description": format!("k{i}"), "expiresOn": "2030-01-01T00:00:00Z"}),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        keys.push(key);
+    }
+    h.create(json!({"name": "empty"}), false).await;
+
+    let response = h.get("/l/keys").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let all: Value = response.json().await.unwrap();
+    assert_eq!(all["total"], 5);
+    assert_eq!(all["limit"], 1000);
+    assert_eq!(all["offset"], 0);
+    let data = all["data"].as_array().unwrap();
+    assert_eq!(data.len(), 5);
+    for (listed, made) in data.iter().zip(&keys) {
+        assert_eq!(listed["id"], made["id"], "creation order");
+        assert_eq!(listed["expiresOn"], made["expiresOn"]);
+        assert_eq!(listed["description"], made["description"]);
+        let secret = made["key"].as_str().unwrap();
+        assert_eq!(
+            listed["key"],
+            format!("****{}", &secret[secret.len() - 8..]),
+            "masked by default"
+        );
+    }
+    assert!(data[0]["expiresOn"].is_null() && data[0].get("expiresOn").is_some());
+    assert_eq!(data[1]["expiresOn"], "2030-01-01T00:00:00.000Z");
+
+    let visible: Value = h
+        .get("/l/keys?key-format=visible&limit=1000&offset=0")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(visible["data"], json!(keys), "visible is the create answer");
+    let none: Value = h.get("/l/keys?key-format=none").await.json().await.unwrap();
+    assert!(
+        none["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|k| k.get("key").is_none())
+    );
+
+    let page: Value = h
+        .get("/l/keys/?limit=2&offset=3")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (page["limit"].clone(), page["offset"].clone()),
+        (json!(2), json!(3))
+    );
+    assert_eq!(page["total"], 5);
+    assert_eq!(page["data"][0]["id"], keys[3]["id"]);
+    assert_eq!(page["data"][1]["id"], keys[4]["id"]);
+    assert_eq!(page["data"].as_array().unwrap().len(), 2);
+    let clamped: Value = h.get("/l/keys?limit=5000").await.json().await.unwrap();
+    assert_eq!(clamped["limit"], 1000);
+    let clamped: Value = h.get("/l/keys?limit=0").await.json().await.unwrap();
+    assert_eq!(clamped["limit"], 1);
+    assert_eq!(clamped["data"].as_array().unwrap().len(), 1);
+    let past_end: Value = h.get("/l/keys?offset=9").await.json().await.unwrap();
+    assert_eq!(
+        (past_end["data"].clone(), past_end["total"].clone()),
+        (json!([]), json!(5))
+    );
+
+    let empty: Value = h.get("/empty/keys").await.json().await.unwrap();
+    assert_eq!(
+        empty,
+        json!({"data": [], "limit": 1000, "offset": 0, "total": 0})
+    );
+
+    let guarded = h.get("/l/keys?tag.userId=u1&key-format=visible").await;
+    assert_eq!(guarded.status(), StatusCode::OK);
+    expect_problem(h.get("/l/keys?tag.userId=u2").await, 404).await;
+    expect_problem(h.get("/absent/keys").await, 404).await;
+    expect_problem(h.get("/l/keys?offset=-1").await, 400).await;
+    expect_problem(h.get("/l/keys?limit=ten").await, 400).await;
+    expect_problem(h.get("/l/keys?key-format=plain").await, 400).await;
+}
+
+#[tokio::test]
+async fn key_routes_are_authenticated_recorded_and_faulted() {
+    let h = harness().await;
+    h.create(json!({"name": "f"}), false).await;
+
+    for request in [
+        h.client.get(h.keys_url("f")),
+        h.client.post(h.keys_url("f")).json(&json!({})),
+        h.client
+            .post(h.keys_url("f"))
+            .bearer_auth("wrong")
+            .json(&json!({})),
+    ] {
+        expect_problem(request.send().await.unwrap(), 401).await;
+    }
+    assert!(h.standin.consumers()[0].api_keys.is_empty());
+
+    let response = h
+        .client
+        .put(h.keys_url("f"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["allow"], "GET, POST");
+    expect_problem(response, 405).await;
+    for path in ["/f/keys/$bulk", "/f/keys/key_AM7eAiR0BiaXTam951XmC9kK"] {
+        expect_problem(h.get(path).await, 501).await;
+    }
+
+    h.standin.push_fault(Fault {
+        method: Some("POST".into()),
+        action: FaultAction::Status {
+            status: 429,
+            retry_after: Some(3),
+        },
+        ..Fault::default()
+    });
+    let limited = h.create_key("f", "", json!({"description": "x"})).await;
+    assert_eq!(limited.headers()["retry-after"], "3");
+    expect_problem(limited, 429).await;
+    assert!(
+        h.standin.consumers()[0].api_keys.is_empty(),
+        "no state change"
+    );
+
+    // A lost answer: the key exists, and listing the keys is how a client finds it.
+    h.standin.push_fault(Fault {
+        method: Some("POST".into()),
+        action: FaultAction::DropAfterWrite,
+        ..Fault::default()
+    });
+    let lost = h
+        .client
+        .post(h.keys_url("f"))
+        .bearer_auth(TOKEN)
+        .json(&json!({"expiresOn": "2026-12-16T00:00:00Z"}))
+        .send()
+        .await;
+    assert!(lost.is_err(), "{lost:?}");
+    let stored = h.standin.consumers()[0].api_keys.clone();
+    assert_eq!(stored.len(), 1, "the write happened");
+    let listed: Value = h
+        .get("/f/keys?key-format=visible")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["data"][0]["key"], stored[0].key);
+    assert_eq!(listed["data"][0]["expiresOn"], "2026-12-16T00:00:00.000Z");
+
+    let path = format!("/v1/accounts/{ACCOUNT}/key-buckets/{BUCKET}/consumers/f/keys");
+    let key_calls: Vec<(String, String, u16)> = h
+        .standin
+        .calls()
+        .into_iter()
+        .filter(|c| c.path == path)
+        .map(|c| (c.method, c.query, c.status))
+        .collect();
+    let expected: Vec<(String, String, u16)> = [
+        ("GET", "", 401),
+        ("POST", "", 401),
+        ("POST", "", 401),
+        ("PUT", "", 405),
+        ("POST", "", 429),
+        ("POST", "", 0),
+        ("GET", "key-format=visible", 200),
+    ]
+    .into_iter()
+    .map(|(m, q, s)| (m.to_owned(), q.to_owned(), s))
+    .collect();
+    assert_eq!(key_calls, expected);
+}
+
+#[tokio::test]
+async fn list_consumers_combines_tag_filters_and_shows_key_expiry() {
+    let h = harness().await;
+    for (name, tags) in [
+        ("x1", json!({"org": "o1", "env": "prod"})),
+        ("x2", json!({"org": "o1", "env": "dev"})),
+        ("x3", json!({"org": "o2", "env": "prod"})),
+        ("x4", json!({})),
+    ] {
+        h.create(json!({"name": name, "tags": tags}), false).await;
+    }
+    h.create_key(
+        "x1",
+        "",
+        json!({"expiresOn": "2026-12-16T00:00:00Z", "description": "trial"}),
+    )
+    .await;
+
+    let names = |body: &Value| -> Vec<String> {
+        body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let both: Value = h
+        .get("?tag.org=o1&tag.env=prod")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(names(&both), ["x1"], "AND, not OR");
+    assert_eq!(both["total"], 1);
+    let one: Value = h.get("?tag.env=prod").await.json().await.unwrap();
+    assert_eq!(names(&one), ["x1", "x3"]);
+    let none: Value = h.get("?tag.org=o1&tag.org=o2").await.json().await.unwrap();
+    assert_eq!(none["total"], 0, "one tag cannot equal two values");
+    let paged: Value = h
+        .get("?tag.env=prod&limit=1&offset=1")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(names(&paged), ["x3"]);
+    assert_eq!(
+        paged["total"], 2,
+        "total counts the filtered set, not the page"
+    );
+    let negative: Value = h.get("?limit=-5").await.json().await.unwrap();
+    assert_eq!(negative["limit"], 1);
+    expect_problem(h.get("?tag.=x").await, 400).await;
+
+    let with_keys: Value = h
+        .get("?include-api-keys=true&key-format=visible")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let stored = &h.standin.consumers()[0].api_keys[0];
+    assert_eq!(with_keys["data"][0]["apiKeys"][0]["key"], stored.key);
+    assert_eq!(
+        with_keys["data"][0]["apiKeys"][0]["expiresOn"],
+        "2026-12-16T00:00:00.000Z"
+    );
+    assert_eq!(with_keys["data"][0]["apiKeys"][0]["description"], "trial");
+    assert_eq!(with_keys["data"][1]["apiKeys"], json!([]));
+    let hidden: Value = h
+        .get("?include-api-keys=true&key-format=none")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(hidden["data"][0]["apiKeys"][0].get("key").is_none());
+    let without: Value = h.get("?include-api-keys=false").await.json().await.unwrap();
+    assert!(
+        without["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c.get("apiKeys").is_none())
+    );
+}
