@@ -8,7 +8,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
-ensure_venv "$MOTO_REQ" "$WEBHOOKS_REQ" "$PYYAML_REQ"
+ensure_venv "$MOTO_REQ" "$WEBHOOKS_REQ" "$SVIX_REQ" "$PYYAML_REQ"
 # The npm signer of tests/webhook_signatures.rs, pinned by its package-lock.json;
 # installed only when missing so that reruns work offline.
 if [ ! -d tests/support/node_modules/standardwebhooks ]; then

@@ -1,22 +1,109 @@
 //! Logs are read by people and shipped to other systems: the Zuplo token, the minted
-//! API keys, the callers' JWTs, the Supabase hook secret and webhook signatures must
-//! never appear in them, whatever path a request takes.
+//! API keys, the callers' JWTs, the Supabase hook secret, Clerk's webhook secret and
+//! secret key, the Auth0 Action's secret and Event Streams token, webhook signatures
+//! and the Authorization headers sent must never appear in them, whatever path a
+//! request takes.
 
 mod common;
 
+use std::collections::BTreeSet;
+
+use clerk_standin::{
+    ClerkStandin, Fault as ClerkFault, FaultAction as ClerkFaultAction,
+    StandinConfig as ClerkConfig,
+};
 use common::*;
-use serde_json::json;
+use serde_json::{Value, json};
 use zuplo_standin::{Fault, FaultAction};
+
+/// 24 bytes, the size of a Svix signing secret.
+const CLERK_WEBHOOK_SECRET: &str = "whsec_bG9nLWxlYWstY2xlcmstc3ZpeC1rZXkh";
+const CLERK_SECRET_KEY: &str = "sk_test_logleak_clerk_backend_key_7f3a9c2e";
+/// What the Clerk stand-in accepts once "rotated" away from the function's key.
+const CLERK_ROTATED_KEY: &str = "sk_test_logleak_rotated_in_clerk_5d1b8e40";
+const CLERK_INSTANCE: &str = "ins_2qLogLeakInstance00000001";
+/// 32 bytes, as the Action's `HOOK_SECRET` holds them.
+const AUTH0_ACTION_SECRET: &str = "whsec_bG9nLWxlYWstYXV0aDAtYWN0aW9uLXNlY3JldC0zMmI=";
+const AUTH0_EVENTS_TOKEN: &str = "auth0-events-logleak-token-9c4f2a7d1e6b";
+const AUTH0_WRONG_TOKEN: &str = "auth0-events-wrong-token-3b8e6f1a2c9d";
+const AUTH0_TENANT: &str = "logleak-tenant";
+
+/// A Clerk `user.*` event, shaped like Clerk's documented samples.
+fn clerk_user_event(kind: &str, user_id: &str, public_metadata: Value) -> String {
+    json!({
+        "data": {
+            "object": "user",
+            "id": user_id,
+            "first_name": "Log",
+            "last_name": "Leak",
+            "primary_email_address_id": "idn_2qLogLeak",
+            "email_addresses": [{
+                "id": "idn_2qLogLeak",
+                "object": "email_address",
+                "email_address": format!("{}@example.org", user_id.to_lowercase()),
+                "verification": {"status": "verified", "strategy": "email_code"}
+            }],
+            "public_metadata": public_metadata,
+            "private_metadata": {},
+            "unsafe_metadata": {}
+        },
+        "instance_id": CLERK_INSTANCE,
+        "object": "event",
+        "timestamp": 1716883200,
+        "type": kind
+    })
+    .to_string()
+}
+
+fn clerk_deleted_event(user_id: &str) -> String {
+    json!({
+        "data": {"object": "user", "id": user_id, "deleted": true},
+        "instance_id": CLERK_INSTANCE,
+        "object": "event",
+        "timestamp": 1716883200,
+        "type": "user.deleted"
+    })
+    .to_string()
+}
 
 #[tokio::test]
 async fn no_token_key_or_jwt_is_ever_logged() {
     let captured = capture_logs(tracing::Level::TRACE);
 
+    let clerk = ClerkStandin::start(ClerkConfig {
+        secret_keys: vec![CLERK_SECRET_KEY.into()],
+        ..ClerkConfig::default()
+    })
+    .await;
     let h = Harness::with(Options {
         warm_up: true,
+        secret: Some(
+            json!({
+                "zuplo_api_key": ZUPLO_TOKEN,
+                "supabase_hook_secret": HOOK_SECRET,
+                "clerk_webhook_secret": CLERK_WEBHOOK_SECRET,
+                "clerk_secret_key": CLERK_SECRET_KEY,
+                "auth0_action_secret": AUTH0_ACTION_SECRET,
+                "auth0_events_token": AUTH0_EVENTS_TOKEN,
+            })
+            .to_string(),
+        ),
+        env: vec![("CLERK_API_URL", clerk.url())],
         ..Options::default()
     })
     .await;
+    // Minted keys, gathered before the consumers that hold them are deleted.
+    let mut keys = BTreeSet::new();
+    let gather_keys = |keys: &mut BTreeSet<String>| {
+        keys.extend(
+            h.zuplo
+                .consumers()
+                .into_iter()
+                .flat_map(|c| c.api_keys.into_iter().map(|k| k.key)),
+        );
+    };
+    // Every Authorization header value a caller sent.
+    let mut authorizations = Vec::new();
     let mut jwts = Vec::new();
     let mut send = async |jwt: String, sign_in: bool| {
         jwts.push(jwt.clone());
@@ -131,6 +218,160 @@ async fn no_token_key_or_jwt_is_ever_logged() {
     custom_message["triggerSource"] = json!("CustomMessage_SignUp");
     assert!(invoke(&h.app, custom_message).await.is_err());
 
+    // Clerk: a new user with its write-back, our own user.updated that follows it, a
+    // deletion, a forged delivery, a write-back refused (the secret key rotated in Clerk
+    // but not here), one rate-limited then let through, and one rate-limited for longer
+    // than the budget.
+    let mut clerk_deliver = async |body: String, secret: &str| {
+        let (id, at) = (unique("msg"), now());
+        let signature = webhook_signature(secret, &id, at, &body);
+        signatures.push(signature.clone());
+        h.send(request_with_headers(
+            "POST",
+            "/clerk/webhook",
+            &body,
+            &[
+                ("content-type", "application/json".to_owned()),
+                ("svix-id", id),
+                ("svix-timestamp", at.to_string()),
+                ("svix-signature", signature),
+            ],
+        ))
+        .await
+    };
+    let created_user = "user_2qLogLeakCreated00000001";
+    clerk.add_user(created_user);
+    let created = clerk_deliver(
+        clerk_user_event("user.created", created_user, json!({})),
+        CLERK_WEBHOOK_SECRET,
+    )
+    .await;
+    assert_eq!(created.status, 200, "{}", created.text);
+    let consumer_id = created.json["consumer_id"].as_str().unwrap().to_owned();
+    let updated = clerk_deliver(
+        clerk_user_event(
+            "user.updated",
+            created_user,
+            json!({"zuplo_consumer_id": consumer_id}),
+        ),
+        CLERK_WEBHOOK_SECRET,
+    )
+    .await;
+    assert_eq!(updated.status, 200, "{}", updated.text);
+    assert_eq!(updated.json["status"], "already provisioned");
+    gather_keys(&mut keys);
+    let deleted = clerk_deliver(clerk_deleted_event(created_user), CLERK_WEBHOOK_SECRET).await;
+    assert_eq!(deleted.status, 200, "{}", deleted.text);
+    assert_eq!(deleted.json["status"], "deleted");
+    let forged_clerk = "whsec_Zm9yZ2VkLWNsZXJrLXN2aXgtc2VjcmV0";
+    let forged = clerk_deliver(
+        clerk_user_event("user.created", "user_2qLogLeakForged000000001", json!({})),
+        forged_clerk,
+    )
+    .await;
+    assert_eq!(forged.status, 401, "{}", forged.text);
+
+    let rejected_user = "user_2qLogLeakRejected0000001";
+    clerk.add_user(rejected_user);
+    clerk.set_secret_keys(vec![CLERK_ROTATED_KEY.into()]);
+    let rejected = clerk_deliver(
+        clerk_user_event("user.created", rejected_user, json!({})),
+        CLERK_WEBHOOK_SECRET,
+    )
+    .await;
+    assert_eq!(rejected.status, 500, "{}", rejected.text);
+    clerk.set_secret_keys(vec![CLERK_SECRET_KEY.into()]);
+
+    let rate_limit = |retry_after: u64| ClerkFault {
+        method: Some("PATCH".into()),
+        delay_ms: 0,
+        action: ClerkFaultAction::Status {
+            status: 429,
+            retry_after: Some(retry_after),
+        },
+    };
+    let limited_user = "user_2qLogLeakLimited00000001";
+    clerk.add_user(limited_user);
+    clerk.push_fault(rate_limit(1));
+    let waited = clerk_deliver(
+        clerk_user_event("user.created", limited_user, json!({})),
+        CLERK_WEBHOOK_SECRET,
+    )
+    .await;
+    assert_eq!(waited.status, 200, "{}", waited.text);
+    let throttled_user = "user_2qLogLeakThrottled000001";
+    clerk.add_user(throttled_user);
+    clerk.push_fault(rate_limit(60));
+    let throttled = clerk_deliver(
+        clerk_user_event("user.created", throttled_user, json!({})),
+        CLERK_WEBHOOK_SECRET,
+    )
+    .await;
+    assert_eq!(throttled.status, 503, "{}", throttled.text);
+    let statuses: Vec<u16> = clerk.metadata_writes().iter().map(|w| w.status).collect();
+    assert_eq!(
+        statuses,
+        [200, 401, 429, 200, 429],
+        "the write-backs went as planned"
+    );
+
+    // Auth0: the post-login Action's call, a forged one, and Event Streams' user.deleted
+    // with the right and a wrong bearer token.
+    let login_body = |user_id: &str| {
+        json!({
+            "user_id": user_id,
+            "email": "log.leak@example.com",
+            "email_verified": true,
+            "name": "Log Leak",
+            "connection": "Username-Password-Authentication",
+            "tenant": AUTH0_TENANT,
+        })
+        .to_string()
+    };
+    let auth0_user = "auth0|65f0c0ffee00000000000001";
+    for (secret, expected) in [
+        (AUTH0_ACTION_SECRET, 200),
+        ("whsec_Zm9yZ2VkLWF1dGgwLWFjdGlvbi1zZWNyZXQtMzJieXQ=", 401),
+    ] {
+        let req = signed_request("/auth0/post-login", &login_body(auth0_user), secret, now());
+        signatures.push(
+            req["headers"]["webhook-signature"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+        let answer = h.send(req).await;
+        assert_eq!(answer.status, expected, "{}", answer.text);
+    }
+    gather_keys(&mut keys);
+    let auth0_deleted = json!({
+        "specversion": "1.0",
+        "type": "user.deleted",
+        "source": "urn:auth0:logleak-tenant.auth0app.com",
+        "id": unique("evt"),
+        "time": "2026-12-02T12:34:56Z",
+        "data": {"object": {"user_id": auth0_user, "email": "log.leak@example.com"}},
+        "a0tenant": AUTH0_TENANT,
+        "a0stream": "est_logleak"
+    })
+    .to_string();
+    for (token, expected) in [(AUTH0_WRONG_TOKEN, 401), (AUTH0_EVENTS_TOKEN, 200)] {
+        let authorization = format!("Bearer {token}");
+        authorizations.push(authorization.clone());
+        let answer = h
+            .send(request_with_headers(
+                "POST",
+                "/auth0/events",
+                &auth0_deleted,
+                &[
+                    ("content-type", "application/json".into()),
+                    ("authorization", authorization),
+                ],
+            ))
+            .await;
+        assert_eq!(answer.status, expected, "{}", answer.text);
+    }
+
     // A rotation (401 then a re-read secret).
     let rotated = "zpka_rotated_secret_value_for_logs";
     put_secret(&h.secret_id, &json!({"zuplo_api_key": rotated}).to_string()).await;
@@ -159,13 +400,8 @@ async fn no_token_key_or_jwt_is_ever_logged() {
         "capture works: {logs}"
     );
     assert!(logs.contains("rejected"), "{logs}");
-    let keys: Vec<String> = h
-        .zuplo
-        .consumers()
-        .into_iter()
-        .flat_map(|c| c.api_keys.into_iter().map(|k| k.key))
-        .collect();
-    assert!(keys.len() >= 3, "{keys:?}");
+    gather_keys(&mut keys);
+    assert!(keys.len() >= 8, "{keys:?}");
     for secret in [ZUPLO_TOKEN, rotated] {
         let leak = logs.lines().find(|l| l.contains(secret)).unwrap_or("");
         assert!(!logs.contains(secret), "token leaked into logs: {leak}");
@@ -180,9 +416,44 @@ async fn no_token_key_or_jwt_is_ever_logged() {
     }
     let hook_key = HOOK_SECRET.trim_start_matches("v1,whsec_");
     assert!(!logs.contains(hook_key), "the hook secret leaked into logs");
+    // The function's own Authorization header to Clerk, too.
+    let clerk_authorization = format!("Bearer {CLERK_SECRET_KEY}");
+    for (what, secret) in [
+        ("the Clerk webhook secret", CLERK_WEBHOOK_SECRET),
+        (
+            "the Clerk webhook key",
+            &CLERK_WEBHOOK_SECRET["whsec_".len()..],
+        ),
+        ("the Clerk secret key", CLERK_SECRET_KEY),
+        ("Clerk's rotated secret key", CLERK_ROTATED_KEY),
+        ("the Clerk Authorization header", &clerk_authorization),
+        ("the Auth0 Action secret", AUTH0_ACTION_SECRET),
+        (
+            "the Auth0 Action key",
+            &AUTH0_ACTION_SECRET["whsec_".len()..],
+        ),
+        ("the Auth0 events token", AUTH0_EVENTS_TOKEN),
+        ("a wrong Auth0 events token", AUTH0_WRONG_TOKEN),
+    ] {
+        let leak = logs.lines().find(|l| l.contains(secret)).unwrap_or("");
+        assert!(!logs.contains(secret), "{what} leaked into logs: {leak}");
+    }
+    for authorization in &authorizations {
+        assert!(
+            !logs.contains(authorization.as_str()),
+            "an Authorization header leaked into logs"
+        );
+    }
+    assert!(signatures.len() >= 16, "{}", signatures.len());
     for signature in &signatures {
-        let mac = signature.trim_start_matches("v1,");
-        assert!(!logs.contains(mac), "a webhook signature leaked into logs");
+        assert!(
+            !logs.contains(signature.as_str()),
+            "a webhook signature header leaked into logs"
+        );
+        for entry in signature.split_whitespace() {
+            let mac = entry.trim_start_matches("v1,");
+            assert!(!logs.contains(mac), "a webhook signature leaked into logs");
+        }
     }
     for jwt in &jwts {
         for part in jwt.split('.').filter(|p| p.len() > 16) {
