@@ -55,6 +55,7 @@ def blocking_claims(event_type, uid, user_record, route, **extra):
 
 
 def function_url_event(path: str, body: str, headers=None) -> dict:
+    user_agent = (headers or {}).get("user-agent", "Google-Cloud-Functions")
     return {
         "version": "2.0",
         "routeKey": "$default",
@@ -77,7 +78,7 @@ def function_url_event(path: str, body: str, headers=None) -> dict:
                 "path": path,
                 "protocol": "HTTP/1.1",
                 "sourceIp": "203.0.113.7",
-                "userAgent": "Google-Cloud-Functions",
+                "userAgent": user_agent,
             },
             "requestId": "c8b5b0d4-5b1e-4f4e-9d6a-2f1f7d3c2a10",
             "routeKey": "$default",

@@ -58,12 +58,15 @@ impl App {
             &config.zuplo_account,
             &config.zuplo_bucket,
         );
-        let provisioner = Arc::new(Provisioner::new(
-            zuplo.clone(),
-            secrets.clone(),
-            ConsumerCache::new(config.consumer_cache_ttl, config.consumer_cache_capacity),
-            config.require_verified_email,
-        ));
+        let provisioner = Arc::new(
+            Provisioner::new(
+                zuplo.clone(),
+                secrets.clone(),
+                ConsumerCache::new(config.consumer_cache_ttl, config.consumer_cache_capacity),
+                config.require_verified_email,
+            )
+            .with_key_expiry(config.key_expires_after),
+        );
         let shared = Shared {
             secrets: secrets.clone(),
             provisioner,

@@ -25,7 +25,8 @@ async fn direct_events_of_unknown_shape_are_a_lambda_error() {
     for event in [
         json!({"version": "1", "triggerSource": "CustomMessage_SignUp", "region": "us-east-1",
                "userPoolId": "us-east-1_abc", "request": {}, "response": {}}),
-        json!({"version": "0", "detail-type": "AWS API Call via CloudTrail", "source": "aws.cognito-idp", "detail": {}}),
+        // A CloudTrail record of another service (Cognito's are deletions).
+        json!({"version": "0", "detail-type": "AWS API Call via CloudTrail", "source": "aws.s3", "detail": {}}),
         json!({"Records": [{"eventSource": "aws:sqs"}]}),
         json!("just a string"),
         json!(null),

@@ -28,12 +28,35 @@ pub struct NewConsumer {
     pub tags: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 pub struct Consumer {
     pub id: String,
     pub name: String,
     #[serde(default)]
     pub metadata: Option<serde_json::Value>,
+    #[serde(default)]
+    pub tags: Option<BTreeMap<String, String>>,
+    /// Present when asked for (`include-api-keys=true`), with the key values left out
+    /// (`key-format=none`).
+    #[serde(default, rename = "apiKeys")]
+    pub api_keys: Option<Vec<KeyInfo>>,
+}
+
+/// A key as listed with `key-format=none`: never its value.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct KeyInfo {
+    pub id: String,
+    #[serde(default, rename = "expiresOn")]
+    pub expires_on: Option<String>,
+}
+
+/// Whether a new consumer gets its key in the same call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WithKey {
+    /// `?with-api-key=true`: one call, a key that never expires.
+    Yes,
+    /// No key: one is added afterwards (a trial key with an expiry).
+    No,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -123,15 +146,16 @@ impl ZuploClient {
         }
     }
 
-    /// `POST …/consumers?with-api-key=true`.
+    /// `POST …/consumers`, with `?with-api-key=true` for [`WithKey::Yes`].
     pub async fn create_consumer(
         &self,
         token: &Redacted,
         consumer: &NewConsumer,
+        with_key: WithKey,
         deadline: Deadline,
     ) -> Result<Created, ZuploError> {
         with_retries(deadline, "create consumer", || {
-            self.create_once(token, consumer, deadline)
+            self.create_once(token, consumer, with_key, deadline)
         })
         .await
     }
@@ -140,11 +164,16 @@ impl ZuploClient {
         &self,
         token: &Redacted,
         consumer: &NewConsumer,
+        with_key: WithKey,
         deadline: Deadline,
     ) -> Result<Created, ZuploError> {
+        let url = match with_key {
+            WithKey::Yes => format!("{}?with-api-key=true", self.consumers_url),
+            WithKey::No => self.consumers_url.clone(),
+        };
         let request = self
             .http
-            .post(format!("{}?with-api-key=true", self.consumers_url))
+            .post(url)
             .bearer_auth(token.expose())
             .json(consumer);
         let response = send(request, deadline).await.map_err(ZuploError::from)?;
@@ -155,15 +184,17 @@ impl ZuploClient {
         }
     }
 
-    /// `GET …/consumers/{name}`, asking Zuplo to leave the keys out. `None` on 404.
+    /// `GET …/consumers/{name}`; with `include_keys`, its keys without their values
+    /// (`key-format=none`). `None` on 404.
     pub async fn get_consumer(
         &self,
         token: &Redacted,
         name: &str,
+        include_keys: bool,
         deadline: Deadline,
     ) -> Result<Option<Consumer>, ZuploError> {
         with_retries(deadline, "get consumer", || {
-            self.get_once(token, name, deadline)
+            self.get_once(token, name, include_keys, deadline)
         })
         .await
     }
@@ -172,12 +203,13 @@ impl ZuploClient {
         &self,
         token: &Redacted,
         name: &str,
+        include_keys: bool,
         deadline: Deadline,
     ) -> Result<Option<Consumer>, ZuploError> {
         let request = self
             .http
             .get(format!(
-                "{}/{name}?include-api-keys=false&key-format=none",
+                "{}/{name}?include-api-keys={include_keys}&key-format=none",
                 self.consumers_url
             ))
             .bearer_auth(token.expose());
@@ -222,6 +254,51 @@ impl ZuploClient {
             StatusCode::NOT_FOUND => Ok(false),
             s if s.is_success() => Ok(true),
             _ => Err(error_from(response, deadline).await),
+        }
+    }
+
+    /// `POST …/consumers/{name}/keys` with an expiry. A repeat would mint a second key,
+    /// so a failed attempt is retried only after a look at the consumer's keys shows
+    /// that it really failed. The answer carries the key: its body is never read.
+    pub async fn create_key(
+        &self,
+        token: &Redacted,
+        name: &str,
+        expires_on: &str,
+        deadline: Deadline,
+    ) -> Result<(), ZuploError> {
+        let body = serde_json::json!({"description": "trial", "expiresOn": expires_on});
+        let mut attempt = || async {
+            match self.create_key_once(token, name, &body, deadline).await {
+                Err(e) if e.verdict() != Verdict::Final => {
+                    match self.get_once(token, name, true, deadline).await {
+                        Ok(Some(c)) if c.api_keys.as_ref().is_some_and(|k| !k.is_empty()) => Ok(()),
+                        _ => Err(e),
+                    }
+                }
+                other => other,
+            }
+        };
+        with_retries(deadline, "create key", &mut attempt).await
+    }
+
+    async fn create_key_once(
+        &self,
+        token: &Redacted,
+        name: &str,
+        body: &serde_json::Value,
+        deadline: Deadline,
+    ) -> Result<(), ZuploError> {
+        let request = self
+            .http
+            .post(format!("{}/{name}/keys", self.consumers_url))
+            .bearer_auth(token.expose())
+            .json(body);
+        let response = send(request, deadline).await.map_err(ZuploError::from)?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(error_from(response, deadline).await)
         }
     }
 

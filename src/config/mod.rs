@@ -34,6 +34,9 @@ pub struct Config {
     pub metrics_enabled: bool,
     pub fail_mode: FailMode,
     pub require_verified_email: bool,
+    /// `KEY_EXPIRES_AFTER_DAYS`: new consumers get a trial key that expires this long
+    /// after creation; unset, keys never expire.
+    pub key_expires_after: Option<Duration>,
     /// Who may sign up (Supabase before-user-created, and any provider's pre-sign-up).
     pub signup_policy: SignupPolicy,
     /// Each provider's own settings.
@@ -119,7 +122,12 @@ impl Config {
             }
         };
 
+        let key_expires_after = vars
+            .optional_number("KEY_EXPIRES_AFTER_DAYS", 1, 3650)?
+            .map(|days| Duration::from_secs(days * 86_400));
+
         Ok(Config {
+            key_expires_after,
             zuplo_api_url,
             zuplo_account,
             zuplo_bucket,

@@ -56,6 +56,19 @@ impl Vars<'_> {
             .map(Duration::from_millis)
     }
 
+    /// A whole number in `min..=max`, or `None` when unset (no default applies).
+    pub fn optional_number(
+        &self,
+        var: &'static str,
+        min: u64,
+        max: u64,
+    ) -> Result<Option<u64>, ConfigError> {
+        match self.get(var) {
+            None => Ok(None),
+            Some(_) => self.number(var, min, min, max).map(Some),
+        }
+    }
+
     pub fn number(
         &self,
         var: &'static str,

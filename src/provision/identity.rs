@@ -190,6 +190,38 @@ impl ConsumerMetadata {
     }
 }
 
+/// The tag every consumer we create carries: what deletions and a prune go by, so
+/// that nothing else in the bucket is ever touched.
+pub const MANAGED_BY_TAG: (&str, &str) = ("managedBy", "zuplo-auth-hooks");
+/// The tag naming the provider (the only ownership tag of consumers made before
+/// `managedBy` existed).
+pub const PROVIDER_TAG: &str = "provider";
+/// The tag saying how the user signed up, where the provider says so.
+pub const SIGNUP_METHOD_TAG: &str = "signupMethod";
+/// Tag values are kept short; a method name longer than this is cut.
+const MAX_TAG_VALUE_CHARS: usize = 64;
+
+/// The tags written on `identity`'s consumer.
+pub fn consumer_tags(identity: &Identity) -> std::collections::BTreeMap<String, String> {
+    let mut tags = std::collections::BTreeMap::from([
+        (MANAGED_BY_TAG.0.to_owned(), MANAGED_BY_TAG.1.to_owned()),
+        (
+            PROVIDER_TAG.to_owned(),
+            identity.key.provider.name.to_owned(),
+        ),
+    ]);
+    if let Some(method) = identity
+        .signup_method
+        .as_deref()
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+    {
+        let method: String = method.chars().take(MAX_TAG_VALUE_CHARS).collect();
+        tags.insert(SIGNUP_METHOD_TAG.to_owned(), method);
+    }
+    tags
+}
+
 /// A verified user, as far as provisioning cares.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
@@ -198,6 +230,8 @@ pub struct Identity {
     pub email: Option<String>,
     pub email_verified: bool,
     pub display_name: Option<String>,
+    /// How the user signed up (`password`, `google.com`, an Auth0 connection, …).
+    pub signup_method: Option<String>,
 }
 
 impl Identity {
@@ -208,6 +242,7 @@ impl Identity {
             email: None,
             email_verified: false,
             display_name: None,
+            signup_method: None,
         }
     }
 

@@ -12,17 +12,18 @@ pub mod cache;
 pub mod identity;
 pub mod outcome;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
 use crate::clients::secrets::{Redacted, SecretStore};
-use crate::clients::zuplo::{Consumer, Created, NewConsumer, ZuploClient, ZuploError};
+use crate::clients::zuplo::{Consumer, Created, NewConsumer, WithKey, ZuploClient, ZuploError};
 use crate::deadline::Deadline;
 use cache::ConsumerCache;
 pub use identity::{
-    ColonIn, ConsumerId, ConsumerMetadata, ConsumerName, Identity, KeyError, Provider, UserKey,
+    ColonIn, ConsumerId, ConsumerMetadata, ConsumerName, Identity, KeyError, MANAGED_BY_TAG,
+    PROVIDER_TAG, Provider, SIGNUP_METHOD_TAG, UserKey, consumer_tags,
 };
 pub use outcome::{
     Attempt, Decision, Expect, FailMode, Outcome, ProvisionError, Provisioned, Removed,
@@ -33,6 +34,8 @@ pub struct Provisioner {
     secrets: Arc<SecretStore>,
     cache: ConsumerCache,
     require_verified_email: bool,
+    /// `KEY_EXPIRES_AFTER_DAYS`: trial keys that expire this long after creation.
+    key_expiry: Option<Duration>,
 }
 
 impl Provisioner {
@@ -47,7 +50,15 @@ impl Provisioner {
             secrets,
             cache,
             require_verified_email,
+            key_expiry: None,
         }
+    }
+
+    /// New consumers get one key that expires `after` its creation (trial keys),
+    /// instead of one that never expires.
+    pub fn with_key_expiry(mut self, after: Option<Duration>) -> Self {
+        self.key_expiry = after;
+        self
     }
 
     /// Provisions under the request's deadline, for an adapter: never outlives it.
@@ -145,17 +156,28 @@ impl Provisioner {
         let name = identity.consumer_name();
         let Some(consumer) = self
             .zuplo
-            .get_consumer(token, name.as_str(), deadline)
+            .get_consumer(token, name.as_str(), false, deadline)
             .await?
         else {
             return Ok(Removed::Absent);
         };
         // Never delete a consumer we did not create for this user.
         check_owner(&consumer, identity)?;
-        let provider = identity.key.provider().name();
+        // And say so to Zuplo too: the delete only goes through if the consumer carries
+        // our tag (or, made before that tag existed, its provider's).
+        let managed = consumer
+            .tags
+            .as_ref()
+            .and_then(|t| t.get(MANAGED_BY_TAG.0))
+            .is_some_and(|v| v == MANAGED_BY_TAG.1);
+        let guard = if managed {
+            MANAGED_BY_TAG
+        } else {
+            (PROVIDER_TAG, identity.key.provider().name())
+        };
         let deleted = self
             .zuplo
-            .delete_consumer(token, name.as_str(), ("provider", provider), deadline)
+            .delete_consumer(token, name.as_str(), guard, deadline)
             .await?;
         Ok(if deleted {
             Removed::Deleted
@@ -198,12 +220,34 @@ impl Provisioner {
         {
             return Ok(found);
         }
-        match self.zuplo.create_consumer(token, request, deadline).await? {
-            Created::New(consumer) => Ok(Provisioned {
-                consumer_id: ConsumerId::new(consumer.id),
-                consumer_name: identity.consumer_name(),
-                outcome: Outcome::Created,
-            }),
+        let with_key = match self.key_expiry {
+            Some(_) => WithKey::No,
+            None => WithKey::Yes,
+        };
+        match self
+            .zuplo
+            .create_consumer(token, request, with_key, deadline)
+            .await?
+        {
+            Created::New(consumer) => {
+                if let Some(after) = self.key_expiry {
+                    // Should this fail, the next attempt finds the consumer keyless
+                    // (after a 409) and gives it its key then.
+                    self.zuplo
+                        .create_key(
+                            token,
+                            &request.name,
+                            &expires_on(SystemTime::now(), after),
+                            deadline,
+                        )
+                        .await?;
+                }
+                Ok(Provisioned {
+                    consumer_id: ConsumerId::new(consumer.id),
+                    consumer_name: identity.consumer_name(),
+                    outcome: Outcome::Created,
+                })
+            }
             Created::AlreadyExists => self
                 .find(token, identity, &request.name, deadline)
                 .await?
@@ -220,10 +264,27 @@ impl Provisioner {
         name: &str,
         deadline: Deadline,
     ) -> Result<Option<Provisioned>, ProvisionError> {
-        let Some(consumer) = self.zuplo.get_consumer(token, name, deadline).await? else {
+        let trial = self.key_expiry;
+        let Some(consumer) = self
+            .zuplo
+            .get_consumer(token, name, trial.is_some(), deadline)
+            .await?
+        else {
             return Ok(None);
         };
         check_owner(&consumer, identity)?;
+        // A consumer whose key creation was cut short gets its key now; one with any
+        // key is left as it is.
+        if let Some(after) = trial
+            && consumer
+                .api_keys
+                .as_ref()
+                .is_none_or(|keys| keys.is_empty())
+        {
+            self.zuplo
+                .create_key(token, name, &expires_on(SystemTime::now(), after), deadline)
+                .await?;
+        }
         Ok(Some(Provisioned {
             consumer_id: ConsumerId::new(consumer.id),
             consumer_name: identity.consumer_name(),
@@ -253,7 +314,7 @@ impl Provisioner {
             description: truncate(&format!("{provider} user {who}"), 200),
             managers: manager.map(str::to_owned).into_iter().collect(),
             metadata,
-            tags: BTreeMap::from([("provider".to_owned(), provider.to_owned())]),
+            tags: consumer_tags(identity),
         }
     }
 }
@@ -284,6 +345,39 @@ fn plausible_email(e: &str) -> bool {
             .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
 }
 
+/// `at + after` as Zuplo writes dates: RFC 3339 in UTC, with milliseconds.
+fn expires_on(at: SystemTime, after: Duration) -> String {
+    let t = at
+        .checked_add(after)
+        .unwrap_or(at)
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = t.as_secs();
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    let (year, month, day) = civil_from_days(days as i64);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60,
+        t.subsec_millis()
+    )
+}
+
+/// The Gregorian date of a day count since 1970-01-01 (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
 fn truncate(s: &str, max_chars: usize) -> String {
     s.chars().take(max_chars).collect()
 }
@@ -307,6 +401,7 @@ mod tests {
             id: "csmr_1".into(),
             name: "c-x".into(),
             metadata: Some(serde_json::json!({"userId": "uid-1"})),
+            ..Consumer::default()
         };
         let theirs = Consumer {
             metadata: Some(serde_json::json!({"userId": "uid-2"})),
@@ -331,6 +426,25 @@ mod tests {
                 Err(ProvisionError::NameTaken { .. })
             ));
         }
+    }
+
+    #[test]
+    fn expiry_dates_are_rfc3339_in_utc() {
+        let at = SystemTime::UNIX_EPOCH + Duration::from_millis(1_767_225_600_123); // 2026-01-01
+        assert_eq!(
+            expires_on(at, Duration::from_secs(14 * 86_400)),
+            "2026-01-15T00:00:00.123Z"
+        );
+        // Across a leap day and a year end.
+        let feb = SystemTime::UNIX_EPOCH + Duration::from_secs(1_835_395_199); // 2028-02-28T23:59:59
+        assert_eq!(
+            expires_on(feb, Duration::from_secs(1)),
+            "2028-02-29T00:00:00.000Z"
+        );
+        assert_eq!(
+            expires_on(SystemTime::UNIX_EPOCH, Duration::from_secs(365 * 86_400)),
+            "1971-01-01T00:00:00.000Z"
+        );
     }
 
     #[test]

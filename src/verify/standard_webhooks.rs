@@ -23,13 +23,13 @@ const MAX_KEY_BYTES: usize = 66;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {
-    #[error("the hook secret is empty")]
+    #[error("the signing secret is empty")]
     Empty,
-    #[error("hook secret #{0} is not of the form v1,whsec_<base64>")]
+    #[error("signing secret #{0} is not of the form whsec_<base64> (or v1,whsec_<base64>)")]
     Format(usize),
-    #[error("hook secret #{0} is not valid base64 after whsec_")]
+    #[error("signing secret #{0} is not valid base64 after whsec_")]
     Base64(usize),
-    #[error("hook secret #{0} decodes to {1} bytes; expected 24 to 66")]
+    #[error("signing secret #{0} decodes to {1} bytes; expected 24 to 66")]
     Length(usize, usize),
 }
 

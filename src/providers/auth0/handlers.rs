@@ -78,6 +78,7 @@ impl Auth0Routes {
         identity.email = input.email.filter(|e| !e.is_empty());
         identity.email_verified = input.email_verified == Some(true);
         identity.display_name = input.name.filter(|n| !n.is_empty());
+        identity.signup_method = input.connection.filter(|c| !c.is_empty());
         // The Action calls only when app_metadata lacks the ID: almost always a first login.
         let attempt = self
             .provisioner

@@ -15,8 +15,8 @@ pub struct PostLogin {
     pub email_verified: Option<bool>,
     #[serde(default)]
     pub name: Option<String>,
-    /// `event.connection.name`: sent for the record; the key does not use it, since
-    /// `user_id` already names the connection.
+    /// `event.connection.name`: the consumer's `signupMethod` tag (the key does not
+    /// use it, since `user_id` already names the connection).
     #[serde(default)]
     pub connection: Option<String>,
     /// `event.tenant.id`: where `user_id` is unique.

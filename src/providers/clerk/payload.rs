@@ -33,6 +33,15 @@ pub struct User {
     pub last_name: Option<String>,
     #[serde(default)]
     pub username: Option<String>,
+    #[serde(default)]
+    pub external_accounts: Option<Vec<ExternalAccount>>,
+}
+
+/// An OAuth account linked to the user (`oauth_google`, …).
+#[derive(Debug, Clone, Deserialize)]
+pub struct ExternalAccount {
+    #[serde(default)]
+    pub provider: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -78,6 +87,16 @@ impl User {
             .get(claim)?
             .as_str()
             .filter(|id| !id.is_empty())
+    }
+
+    /// The OAuth provider the user came with, if any.
+    pub fn oauth_provider(&self) -> Option<&str> {
+        self.external_accounts
+            .as_deref()?
+            .first()?
+            .provider
+            .as_deref()
+            .filter(|p| !p.is_empty())
     }
 
     pub fn display_name(&self) -> Option<String> {

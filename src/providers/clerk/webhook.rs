@@ -151,13 +151,16 @@ impl ClerkWebhook {
                     ..report
                 },
             ),
+            // A rejected key or a refused body: redelivery cannot help until someone
+            // fixes the configuration, so this is a misconfiguration, not a deferral.
             Err(e) => (
                 Reply::error(
                     500,
                     "Internal Server Error: the consumer ID could not be written to the Clerk user",
                 ),
                 Report {
-                    outcome: Outcome::Deferred,
+                    outcome: Outcome::Rejected,
+                    reject_reason: Some(RejectReason::Config),
                     reason: Some(format!("write-back: {e}")),
                     ..report
                 },
@@ -218,6 +221,7 @@ fn identity(namespace: &str, user: &User) -> Result<Identity, Early> {
         identity.email_verified = verified;
     }
     identity.display_name = user.display_name();
+    identity.signup_method = user.oauth_provider().map(str::to_owned);
     Ok(identity)
 }
 

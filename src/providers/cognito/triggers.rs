@@ -61,6 +61,17 @@ impl<'a> UserPoolEvent<'a> {
         self.version.parse::<u32>().is_ok_and(|v| v >= 2)
     }
 
+    /// A federated user's identity provider (`Google`, a SAML provider's name, …), from
+    /// the `identities` attribute (a JSON string); `None` for a user pool's own users.
+    fn identity_provider(&self) -> Option<String> {
+        let identities: Value = serde_json::from_str(self.attribute("identities")?).ok()?;
+        identities
+            .get(0)?
+            .get("providerName")?
+            .as_str()
+            .map(str::to_owned)
+    }
+
     fn identity(&self) -> Result<Identity, String> {
         let sub = self
             .attribute("sub")
@@ -71,6 +82,7 @@ impl<'a> UserPoolEvent<'a> {
         // Attribute values are strings in real events.
         identity.email_verified = self.attribute("email_verified") == Some("true");
         identity.display_name = self.attribute("name").map(str::to_owned);
+        identity.signup_method = self.identity_provider();
         Ok(identity)
     }
 }

@@ -159,6 +159,7 @@ impl FirebaseHooks {
         identity.email = user.email.clone();
         identity.email_verified = user.email_verified;
         identity.display_name = user.display_name.clone();
+        identity.signup_method = claims.sign_in_method.clone();
         Ok(identity)
     }
 }

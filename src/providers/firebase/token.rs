@@ -46,6 +46,9 @@ pub struct BlockingClaims {
     pub event_id: Option<String>,
     #[serde(default)]
     pub tenant_id: Option<String>,
+    /// `password`, `google.com`, `emailLink`, … (how the user signs in or up).
+    #[serde(default)]
+    pub sign_in_method: Option<String>,
     pub user_record: UserRecord,
 }
 

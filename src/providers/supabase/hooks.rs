@@ -184,6 +184,10 @@ impl SupabaseHooks {
         // never adds a Supabase manager; rely on Supabase's "Confirm email" instead.
         identity.email_verified = false;
         identity.display_name = input.display_name().map(str::to_owned);
+        identity.signup_method = input
+            .authentication_method
+            .clone()
+            .filter(|m| m != "token_refresh");
         // A refresh means the user has had tokens before, so the consumer most likely exists.
         let expect = if input.authentication_method.as_deref() == Some("token_refresh") {
             Expect::ExistingUser
