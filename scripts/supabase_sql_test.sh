@@ -65,6 +65,9 @@ PG_BIN="${PG_BIN:-}"
 if [ -z "$PG_BIN" ]; then
   if [ -x /usr/local/bin/initdb ]; then PG_BIN=/usr/local/bin
   elif command -v pg_config >/dev/null && [ -x "$(pg_config --bindir)/initdb" ]; then PG_BIN="$(pg_config --bindir)"
+  # Debian's packages keep the server binaries out of PATH.
+  elif compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
+    PG_BIN="$(dirname "$(ls -d /usr/lib/postgresql/*/bin/initdb | sort -V | tail -1)")"
   else PG_BIN="$(dirname "$(command -v initdb || echo /usr/bin/initdb)")"
   fi
 fi

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: starts a local Secrets Manager (moto) for the
 # integration tests, then `cargo test` for every crate of the workspace, the relay's
-# tests, the Auth0 Action's tests (against the real function), and the end-to-end run
-# with cognito-local (a Cognito emulator).
+# tests, the Auth0 Action's tests (against the real function), the end-to-end run with
+# cognito-local (a Cognito emulator), the Supabase deletion trigger in a real
+# PostgreSQL, and the Firebase deletion forwarder in the Firebase emulators.
 # Extra arguments go to cargo test, e.g. scripts/test.sh --test firebase_hooks
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -20,3 +21,5 @@ cargo test --workspace "$@"
 scripts/relay_test.sh
 scripts/auth0_action_test.sh
 scripts/cognito_e2e.sh
+scripts/supabase_sql_test.sh
+scripts/firebase_e2e.sh

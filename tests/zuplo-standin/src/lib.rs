@@ -183,6 +183,11 @@ impl Standin {
         self.shared.push_fault(fault);
     }
 
+    /// Drops the faults still queued.
+    pub fn clear_faults(&self) {
+        self.shared.clear_faults();
+    }
+
     /// Replaces the accepted bearer tokens.
     pub fn set_tokens(&self, tokens: Vec<String>) {
         self.shared.set_tokens(tokens);

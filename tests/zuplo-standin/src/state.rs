@@ -182,6 +182,10 @@ impl Shared {
         self.lock().faults.push_back(fault);
     }
 
+    pub(crate) fn clear_faults(&self) {
+        self.lock().faults.clear();
+    }
+
     pub(crate) fn set_tokens(&self, tokens: Vec<String>) {
         self.lock().tokens = tokens;
     }
