@@ -183,7 +183,8 @@ fn recent_failure(state: &State, within: Duration) -> Option<&(Instant, SecretEr
 }
 
 pub struct SecretStore {
-    client: aws_sdk_secretsmanager::Client,
+    /// `None` for a fixed secret (see [`SecretStore::fixed`]).
+    client: Option<aws_sdk_secretsmanager::Client>,
     secret_id: String,
     ttl: Duration,
     grace: Duration,
@@ -201,11 +202,30 @@ impl SecretStore {
         grace: Duration,
     ) -> Self {
         SecretStore {
-            client,
+            client: Some(client),
             secret_id,
             ttl,
             grace,
             state: Mutex::new(State::default()),
+        }
+    }
+
+    /// A secret given once and never read from Secrets Manager (a command-line run
+    /// with the token in its environment).
+    pub fn fixed(secrets: Secrets) -> Self {
+        SecretStore {
+            client: None,
+            secret_id: String::new(),
+            ttl: Duration::MAX,
+            grace: Duration::ZERO,
+            state: Mutex::new(State {
+                cached: Some(Cached {
+                    secrets: Arc::new(secrets),
+                    fetched_at: Instant::now(),
+                    generation: 1,
+                }),
+                ..State::default()
+            }),
         }
     }
 
@@ -311,9 +331,13 @@ impl SecretStore {
     }
 
     async fn fetch(&self, deadline: Deadline) -> Result<Secrets, SecretError> {
+        let Some(client) = &self.client else {
+            // A fixed secret has nothing to read again.
+            return Err(SecretError::StillRejected);
+        };
         let output = deadline
             .run(
-                self.client
+                client
                     .get_secret_value()
                     .secret_id(&self.secret_id)
                     .send(),

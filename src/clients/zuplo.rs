@@ -40,6 +40,17 @@ pub struct Consumer {
     /// (`key-format=none`).
     #[serde(default, rename = "apiKeys")]
     pub api_keys: Option<Vec<KeyInfo>>,
+    /// When Zuplo created it (RFC 3339).
+    #[serde(default, rename = "createdOn")]
+    pub created_on: Option<String>,
+}
+
+/// One page of `GET …/consumers`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+pub struct ConsumerPage {
+    pub data: Vec<Consumer>,
+    #[serde(default)]
+    pub total: Option<u64>,
 }
 
 /// A key as listed with `key-format=none`: never its value.
@@ -127,11 +138,16 @@ impl From<SendError> for ZuploError {
     }
 }
 
+/// Told of each 429 and its `retry-after`, so that a caller running many requests can
+/// pause all of them, not only the one that was throttled.
+pub type ThrottleObserver = std::sync::Arc<dyn Fn(Option<Duration>) + Send + Sync>;
+
 #[derive(Clone)]
 pub struct ZuploClient {
     http: reqwest::Client,
     consumers_url: String,
     who_am_i_url: String,
+    on_throttle: Option<ThrottleObserver>,
 }
 
 impl ZuploClient {
@@ -143,7 +159,42 @@ impl ZuploClient {
                 "{api_url}/v1/accounts/{account}/key-buckets/{bucket}/consumers"
             ),
             who_am_i_url: format!("{api_url}/v1/who-am-i"),
+            on_throttle: None,
         }
+    }
+
+    pub fn with_throttle_observer(mut self, observer: ThrottleObserver) -> Self {
+        self.on_throttle = Some(observer);
+        self
+    }
+
+    /// `GET …/consumers?tag.<k>=<v>…&limit=&offset=`: one page of the consumers carrying
+    /// every tag in `tags`, without their keys. Tag names and values are ours: nothing
+    /// to escape.
+    pub async fn list_consumers(
+        &self,
+        token: &Redacted,
+        tags: &[(&str, &str)],
+        limit: u32,
+        offset: u64,
+        deadline: Deadline,
+    ) -> Result<ConsumerPage, ZuploError> {
+        let filter: String = tags.iter().map(|(k, v)| format!("&tag.{k}={v}")).collect();
+        let url = format!(
+            "{}?limit={limit}&offset={offset}&include-api-keys=false&key-format=none{filter}",
+            self.consumers_url
+        );
+        self.with_retries(deadline, "list consumers", || async {
+            let response = send(self.http.get(&url).bearer_auth(token.expose()), deadline)
+                .await
+                .map_err(ZuploError::from)?;
+            if response.status().is_success() {
+                read_json(response, deadline).await
+            } else {
+                Err(error_from(response, deadline).await)
+            }
+        })
+        .await
     }
 
     /// `POST …/consumers`, with `?with-api-key=true` for [`WithKey::Yes`].
@@ -154,7 +205,7 @@ impl ZuploClient {
         with_key: WithKey,
         deadline: Deadline,
     ) -> Result<Created, ZuploError> {
-        with_retries(deadline, "create consumer", || {
+        self.with_retries(deadline, "create consumer", || {
             self.create_once(token, consumer, with_key, deadline)
         })
         .await
@@ -193,7 +244,7 @@ impl ZuploClient {
         include_keys: bool,
         deadline: Deadline,
     ) -> Result<Option<Consumer>, ZuploError> {
-        with_retries(deadline, "get consumer", || {
+        self.with_retries(deadline, "get consumer", || {
             self.get_once(token, name, include_keys, deadline)
         })
         .await
@@ -231,7 +282,7 @@ impl ZuploClient {
         tag: (&str, &str),
         deadline: Deadline,
     ) -> Result<bool, ZuploError> {
-        with_retries(deadline, "delete consumer", || {
+        self.with_retries(deadline, "delete consumer", || {
             self.delete_once(token, name, tag, deadline)
         })
         .await
@@ -279,7 +330,7 @@ impl ZuploClient {
                 other => other,
             }
         };
-        with_retries(deadline, "create key", &mut attempt).await
+        self.with_retries(deadline, "create key", &mut attempt).await
     }
 
     async fn create_key_once(
@@ -320,18 +371,32 @@ impl ZuploClient {
     }
 }
 
-async fn with_retries<T, F, Fut>(
-    deadline: Deadline,
-    what: &'static str,
-    attempt: F,
-) -> Result<T, ZuploError>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, ZuploError>>,
-{
-    retry::retry(retry::ZUPLO, deadline, what, attempt)
+impl ZuploClient {
+    async fn with_retries<T, F, Fut>(
+        &self,
+        deadline: Deadline,
+        what: &'static str,
+        mut attempt: F,
+    ) -> Result<T, ZuploError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, ZuploError>>,
+    {
+        retry::retry(retry::ZUPLO, deadline, what, || {
+            let outcome = attempt();
+            async move {
+                let outcome = outcome.await;
+                if let (Err(ZuploError::RateLimited { retry_after }), Some(observe)) =
+                    (&outcome, &self.on_throttle)
+                {
+                    observe(*retry_after);
+                }
+                outcome
+            }
+        })
         .await
         .map_err(|last| last.unwrap_or(ZuploError::Timeout))
+    }
 }
 
 async fn read_json<T: serde::de::DeserializeOwned>(

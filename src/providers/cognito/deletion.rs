@@ -11,11 +11,10 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use super::PROVIDER;
 use crate::deadline::Deadline;
 use crate::providers::deletion::Deletion;
 use crate::providers::{DirectAnswer, DirectError};
-use crate::provision::{Identity, Provisioner, UserKey};
+use crate::provision::{Identity, Provisioner};
 use crate::telemetry::{Outcome, Report};
 
 /// The EventBridge envelope of a CloudTrail record.
@@ -79,7 +78,7 @@ impl CognitoDeletion {
                 format!("{name} names no user pool id or sub; left for a prune"),
             );
         };
-        let identity = match UserKey::new(PROVIDER, &[pool], sub) {
+        let identity = match super::user_key(pool, sub) {
             Ok(key) => Identity::new(key),
             Err(e) => return skipped("unresolved", e.to_string()),
         };

@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::{BoxFuture, DirectAnswer, DirectRoute, Door, Route, Shared};
 use crate::config::vars::{ConfigError, Vars};
 use crate::deadline::Deadline;
-use crate::provision::{ColonIn, Provider};
+use crate::provision::{ColonIn, KeyError, Provider, UserKey};
 use crate::reply::Reply;
 use crate::request::HttpRequest;
 use crate::telemetry::Report;
@@ -21,6 +21,12 @@ pub use triggers::Triggers;
 /// Keys are `cognito:<user pool id>:<sub>`: neither a pool id (`us-east-1_AbC123`) nor a
 /// `sub` (a UUID) contains `:`.
 pub const PROVIDER: Provider = Provider::new("cognito", 1, ColonIn::Nowhere);
+
+/// The key of a Cognito user: the same for the triggers, the deletion rule and a
+/// later sync.
+pub fn user_key(user_pool_id: &str, sub: &str) -> Result<UserKey, KeyError> {
+    UserKey::new(PROVIDER, &[user_pool_id], sub)
+}
 
 /// Claims Cognito does not let a pre token generation trigger add or change (any
 /// `cognito:` claim too, which `CONSUMER_CLAIM`'s character set already excludes).

@@ -8,10 +8,9 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
-use super::PROVIDER;
 use crate::deadline::Deadline;
 use crate::providers::{DirectAnswer, DirectError, Shared};
-use crate::provision::{Decision, Expect, FailMode, Identity, Provisioner, UserKey};
+use crate::provision::{Decision, Expect, FailMode, Identity, Provisioner};
 use crate::signup_policy::SignupPolicy;
 use crate::telemetry::{Outcome, RejectReason, Report};
 
@@ -76,7 +75,7 @@ impl<'a> UserPoolEvent<'a> {
         let sub = self
             .attribute("sub")
             .ok_or("the event has no request.userAttributes.sub")?;
-        let key = UserKey::new(PROVIDER, &[self.user_pool_id], sub).map_err(|e| e.to_string())?;
+        let key = super::user_key(self.user_pool_id, sub).map_err(|e| e.to_string())?;
         let mut identity = Identity::new(key);
         identity.email = self.attribute("email").map(str::to_owned);
         // Attribute values are strings in real events.

@@ -8,11 +8,11 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use super::{DELETION_SECRET_FIELD, PROVIDER};
+use super::DELETION_SECRET_FIELD;
 use crate::clients::secrets::{Lease, SecretStore};
 use crate::deadline::Deadline;
 use crate::providers::deletion::Deletion;
-use crate::provision::{Identity, Provisioner, UserKey};
+use crate::provision::{Identity, Provisioner};
 use crate::reply::Reply;
 use crate::request::HttpRequest;
 use crate::telemetry::{RejectReason, Report};
@@ -82,7 +82,7 @@ impl SupabaseDeletion {
         if input.user_id.is_empty() || input.user_id.len() > 255 {
             return bad_request("user_id is empty or too long");
         }
-        let identity = match UserKey::new(PROVIDER, &[namespace], &input.user_id) {
+        let identity = match super::user_key(namespace, &input.user_id) {
             Ok(key) => Identity::new(key),
             Err(e) => return bad_request(&e.to_string()),
         };

@@ -12,11 +12,11 @@ use serde_json::{Map, Value, json};
 use super::payload::{
     ACCESS_TOKEN_HOOK, AccessTokenInput, BEFORE_USER_CREATED_HOOK, BeforeUserCreatedInput, Metadata,
 };
-use super::{HOOK_SECRET_FIELD, PROVIDER, Settings};
+use super::{HOOK_SECRET_FIELD, Settings};
 use crate::clients::secrets::Lease;
 use crate::deadline::Deadline;
 use crate::providers::Shared;
-use crate::provision::{Decision, Expect, FailMode, Identity, Provisioner, UserKey};
+use crate::provision::{Decision, Expect, FailMode, Identity, Provisioner};
 use crate::reply::Reply;
 use crate::request::HttpRequest;
 use crate::signup_policy::SignupPolicy;
@@ -173,7 +173,7 @@ impl SupabaseHooks {
             .clone()
             .or_else(|| input.claim_str("iss").map(str::to_owned))
             .unwrap_or_default();
-        let key = match UserKey::new(PROVIDER, &[&namespace], user_id) {
+        let key = match super::user_key(&namespace, user_id) {
             Ok(key) => key,
             Err(e) => return bad_request(&e.to_string()),
         };

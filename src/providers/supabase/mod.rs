@@ -13,7 +13,7 @@ use super::{BoxFuture, Door, Route, Shared};
 use crate::clients::secrets::Lease;
 use crate::config::vars::{ConfigError, Vars};
 use crate::deadline::Deadline;
-use crate::provision::{ColonIn, Provider};
+use crate::provision::{ColonIn, KeyError, Provider, UserKey};
 use crate::reply::Reply;
 use crate::request::HttpRequest;
 use crate::telemetry::Report;
@@ -21,6 +21,12 @@ use crate::telemetry::Report;
 /// Keys are `supabase:<issuer or SUPABASE_NAMESPACE>:<user id>`: the issuer is a URL
 /// (with `:`), the user id a UUID (without).
 pub const PROVIDER: Provider = Provider::new("supabase", 1, ColonIn::Scope(0));
+
+/// The key of a Supabase user: the same for the hooks (whose namespace is the token's
+/// `iss`, or `SUPABASE_NAMESPACE`), the deletion trigger and a later sync.
+pub fn user_key(namespace: &str, user_id: &str) -> Result<UserKey, KeyError> {
+    UserKey::new(PROVIDER, &[namespace], user_id)
+}
 
 /// The field of the Zuplo secret that holds the hook secret(s).
 pub const HOOK_SECRET_FIELD: &str = "supabase_hook_secret";
