@@ -52,20 +52,26 @@ fn sources_under(dir: &str) -> String {
     text
 }
 
+/// The reader's calls, as they appear in the compact source (`vars.number("NAME",…`).
+const VAR_CALLS: [&str; 6] = [
+    "vars.get(\"",
+    "vars.required(\"",
+    "vars.bool(\"",
+    "vars.millis(\"",
+    "vars.number(\"",
+    "vars.optional_number(\"",
+];
+
 /// The variables the configuration reads (shared and every provider's), from the source.
 fn variables_read_by_config() -> BTreeSet<String> {
     let config = sources_under("src/config") + &sources_under("src/providers");
     let mut vars = BTreeSet::new();
-    for call in [
-        "vars.get(\"",
-        "vars.required(\"",
-        "vars.bool(\"",
-        "vars.millis(\"",
-        "vars.number(\"",
-    ] {
-        for (i, _) in config.match_indices(call) {
-            let rest = &config[i + call.len()..];
-            // rustfmt may break the call after the opening parenthesis.
+    // Compact, so that a call reads the same however rustfmt broke it (`vars\n.get(`,
+    // or after the opening parenthesis).
+    let compact = config_source_compact();
+    for call in VAR_CALLS {
+        for (i, _) in compact.match_indices(call) {
+            let rest = &compact[i + call.len()..];
             let name: String = rest.chars().take_while(|c| *c != '"').collect();
             vars.insert(name);
         }
@@ -281,6 +287,68 @@ fn defaults_and_ranges_are_the_functions_own() {
     assert_eq!(param("CLERK_NAMESPACE")["Default"], "");
 }
 
+/// vars.optional_number("NAME", min, max): no default, so the parameter is a string that
+/// defaults to empty (unset), and its pattern admits exactly `min..=max`.
+#[test]
+fn optional_numbers_default_to_unset_and_keep_the_functions_range() {
+    let t = template();
+    let env = &t["Globals"]["Function"]["Environment"]["Variables"];
+    let optional = calls_with_arguments(&config_source_compact(), "vars.optional_number(\"");
+    assert!(
+        optional.contains_key("KEY_EXPIRES_AFTER_DAYS"),
+        "{optional:?}"
+    );
+    for (name, args) in &optional {
+        let [min, max] = args.as_slice() else {
+            panic!("{name}: {args:?}")
+        };
+        let (min, max): (u64, u64) = (min.parse().unwrap(), max.parse().unwrap());
+        let p = &t["Parameters"][env[name]["Ref"].as_str().unwrap()];
+        assert_eq!(p["Type"], "String", "{name}");
+        assert_eq!(p["Default"], "", "{name}");
+        let pattern = p["AllowedPattern"].as_str().unwrap();
+        // Every value from 0 to max + 1, the empty value, and a few that are not numbers.
+        let mut values: Vec<String> = (0..=max + 1).map(|n| n.to_string()).collect();
+        values.extend(["", "01", " 1", "1.5", "-1", "x"].map(String::from));
+        let admitted = admitted_by(pattern, &values);
+        let expected: Vec<bool> = values
+            .iter()
+            .map(|v| {
+                v.is_empty()
+                    || v.parse::<u64>()
+                        .is_ok_and(|n| (min..=max).contains(&n) && !v.starts_with('0'))
+            })
+            .collect();
+        for ((value, got), want) in values.iter().zip(&admitted).zip(&expected) {
+            assert_eq!(got, want, "{name}: {pattern} on {value:?}");
+        }
+    }
+}
+
+/// Which of `values` the CloudFormation `AllowedPattern` admits (matched whole, as
+/// CloudFormation does), evaluated by Python's `re`, which reads these patterns alike.
+fn admitted_by(pattern: &str, values: &[String]) -> Vec<bool> {
+    let script = "import json, re, sys\n\
+        p = re.compile(sys.argv[1])\n\
+        print(json.dumps([p.fullmatch(v) is not None for v in json.load(sys.stdin)]))";
+    let mut child = Command::new("python3")
+        .args(["-c", script, pattern])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin
+            .write_all(serde_json::to_string(values).unwrap().as_bytes())
+            .unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 #[test]
 fn outputs_give_the_url_of_every_route() {
     let t = template();
@@ -296,6 +364,8 @@ fn outputs_give_the_url_of_every_route() {
             "SupabaseBeforeUserCreatedUrl",
             "supabase/before-user-created",
         ),
+        ("SupabaseUserDeletedUrl", "supabase/user-deleted"),
+        ("FirebaseUserDeletedUrl", "firebase/user-deleted"),
         ("ClerkWebhookUrl", "clerk/webhook"),
         ("Auth0PostLoginUrl", "auth0/post-login"),
         ("Auth0EventsUrl", "auth0/events"),
@@ -376,14 +446,22 @@ fn the_cognito_function_is_only_for_the_given_pool() {
         p["FunctionName"],
         json!({"Fn::GetAtt": ["CognitoFunction", "Arn"]})
     );
-    // No other permission lets anything invoke either function.
-    let permissions = r
+    // No other permission lets anything invoke either function but the deletion rule's
+    // (below).
+    let permissions: BTreeSet<&String> = r
         .as_object()
         .unwrap()
-        .values()
-        .filter(|v| v["Type"] == "AWS::Lambda::Permission")
-        .count();
-    assert_eq!(permissions, 1);
+        .iter()
+        .filter(|(_, v)| v["Type"] == "AWS::Lambda::Permission")
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(
+        permissions,
+        BTreeSet::from([
+            &"CognitoInvokePermission".to_owned(),
+            &"CognitoDeletionInvokePermission".to_owned()
+        ])
+    );
     // Its own logs and alarms, only when it exists.
     assert_eq!(
         f["Properties"]["LoggingConfig"]["LogGroup"],
@@ -407,5 +485,78 @@ fn the_cognito_function_is_only_for_the_given_pool() {
     assert_eq!(
         t["Outputs"]["CognitoFunctionArn"]["Value"],
         json!({"Fn::GetAtt": ["CognitoFunction", "Arn"]})
+    );
+}
+
+#[test]
+fn cognito_deletions_come_from_an_optional_rule_for_the_given_pool() {
+    let t = template();
+    let r = &t["Resources"];
+    let p = &t["Parameters"]["CognitoDeletionEvents"];
+    assert_eq!(p["Default"], "false");
+    assert_eq!(p["AllowedValues"], json!(["true", "false"]));
+    // Only with a Cognito function, and only when asked for.
+    assert_eq!(
+        t["Conditions"]["HasCognitoDeletionRule"],
+        json!({"Fn::And": [
+            {"Condition": "HasCognito"},
+            {"Fn::Equals": [{"Ref": "CognitoDeletionEvents"}, "true"]}
+        ]})
+    );
+    let rule = &r["CognitoDeletionRule"];
+    assert_eq!(rule["Type"], "AWS::Events::Rule");
+    assert_eq!(rule["Condition"], "HasCognitoDeletionRule");
+    let rule = &rule["Properties"];
+    // The default bus, where CloudTrail's records arrive.
+    assert!(rule.get("EventBusName").is_none());
+    assert_eq!(rule["State"], "ENABLED");
+    // The envelope the function recognises, and the two deletions it handles.
+    let code = sources_under("src/providers/cognito");
+    let pattern = &rule["EventPattern"];
+    assert_eq!(pattern["source"], json!(["aws.cognito-idp"]));
+    assert!(code.contains("SOURCE: &str = \"aws.cognito-idp\""));
+    assert_eq!(
+        pattern["detail-type"],
+        json!(["AWS API Call via CloudTrail"])
+    );
+    assert!(code.contains("DETAIL_TYPE: &str = \"AWS API Call via CloudTrail\""));
+    let detail = &pattern["detail"];
+    assert_eq!(detail["eventSource"], json!(["cognito-idp.amazonaws.com"]));
+    assert_eq!(
+        detail["eventName"],
+        json!(["AdminDeleteUser", "DeleteUser"])
+    );
+    assert!(code.contains("[\"AdminDeleteUser\", \"DeleteUser\"]"));
+    // Only the configured pool: its id is the last part of its ARN.
+    assert_eq!(
+        detail["requestParameters"]["userPoolId"],
+        json!([{"Fn::Select": [1, {"Fn::Split": ["/", {"Ref": "CognitoUserPoolArn"}]}]}])
+    );
+    let pool_arn = t["Parameters"]["CognitoUserPoolArn"]["AllowedPattern"]
+        .as_str()
+        .unwrap();
+    assert_eq!(pool_arn.matches('/').count(), 1, "{pool_arn}");
+    assert!(pool_arn.contains(":userpool/"), "{pool_arn}");
+    // It invokes the Cognito function directly, and nothing else.
+    let targets = rule["Targets"].as_array().unwrap();
+    assert_eq!(targets.len(), 1);
+    assert_eq!(
+        targets[0]["Arn"],
+        json!({"Fn::GetAtt": ["CognitoFunction", "Arn"]})
+    );
+    assert!(targets[0].get("Input").is_none() && targets[0].get("InputPath").is_none());
+    // EventBridge may invoke it for this rule only.
+    let permission = &r["CognitoDeletionInvokePermission"];
+    assert_eq!(permission["Condition"], "HasCognitoDeletionRule");
+    let p = &permission["Properties"];
+    assert_eq!(p["Principal"], "events.amazonaws.com");
+    assert_eq!(p["Action"], "lambda:InvokeFunction");
+    assert_eq!(
+        p["FunctionName"],
+        json!({"Fn::GetAtt": ["CognitoFunction", "Arn"]})
+    );
+    assert_eq!(
+        p["SourceArn"],
+        json!({"Fn::GetAtt": ["CognitoDeletionRule", "Arn"]})
     );
 }
