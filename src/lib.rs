@@ -21,6 +21,7 @@ pub mod request;
 pub mod retry;
 pub mod signup_policy;
 pub mod telemetry;
+pub mod time;
 pub mod verify;
 
 pub use app::App;

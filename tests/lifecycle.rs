@@ -178,6 +178,24 @@ async fn a_key_creation_cut_short_is_completed_without_a_second_key() {
     assert_eq!(retried.status, 200, "{}", retried.text);
     assert_eq!(retried.json["consumer_id"], keyless(&h).id.as_str());
     assert_eq!(keyless(&h).api_keys.len(), 1);
+    // The late key ends when the trial that began with the consumer ends, not a
+    // full trial after the retry.
+    let read: serde_json::Value = reqwest::Client::new()
+        .get(format!(
+            "{}/v1/accounts/{ACCOUNT}/key-buckets/{BUCKET}/consumers/{}?include-api-keys=true&key-format=none",
+            h.zuplo.url(),
+            keyless(&h).name
+        ))
+        .bearer_auth(ZUPLO_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let created = epoch_seconds(read["createdOn"].as_str().unwrap());
+    let expires = epoch_seconds(read["apiKeys"][0]["expiresOn"].as_str().unwrap());
+    assert_eq!(expires - created, 7 * DAY, "{read}");
 }
 
 #[tokio::test]

@@ -336,12 +336,7 @@ impl SecretStore {
             return Err(SecretError::StillRejected);
         };
         let output = deadline
-            .run(
-                client
-                    .get_secret_value()
-                    .secret_id(&self.secret_id)
-                    .send(),
-            )
+            .run(client.get_secret_value().secret_id(&self.secret_id).send())
             .await
             .map_err(|_| SecretError::Timeout)?
             .map_err(|e| SecretError::Fetch(describe(&e)))?;

@@ -330,7 +330,8 @@ impl ZuploClient {
                 other => other,
             }
         };
-        self.with_retries(deadline, "create key", &mut attempt).await
+        self.with_retries(deadline, "create key", &mut attempt)
+            .await
     }
 
     async fn create_key_once(

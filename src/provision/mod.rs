@@ -20,6 +20,7 @@ use tokio::time::Instant;
 use crate::clients::secrets::{Redacted, SecretStore};
 use crate::clients::zuplo::{Consumer, Created, NewConsumer, WithKey, ZuploClient, ZuploError};
 use crate::deadline::Deadline;
+use crate::time::{format_rfc3339, parse_rfc3339};
 use cache::ConsumerCache;
 pub use identity::{
     ColonIn, ConsumerId, ConsumerMetadata, ConsumerName, Identity, KeyError, MANAGED_BY_TAG,
@@ -233,13 +234,9 @@ impl Provisioner {
                 if let Some(after) = self.key_expiry {
                     // Should this fail, the next attempt finds the consumer keyless
                     // (after a 409) and gives it its key then.
+                    let ends = format_rfc3339(SystemTime::now() + after);
                     self.zuplo
-                        .create_key(
-                            token,
-                            &request.name,
-                            &expires_on(SystemTime::now(), after),
-                            deadline,
-                        )
+                        .create_key(token, &request.name, &ends, deadline)
                         .await?;
                 }
                 Ok(Provisioned {
@@ -274,16 +271,25 @@ impl Provisioner {
         };
         check_owner(&consumer, identity)?;
         // A consumer whose key creation was cut short gets its key now; one with any
-        // key is left as it is.
+        // key is left as it is. The key ends when the trial that began with the
+        // consumer ends, so deleting an expired trial key never buys a new trial.
         if let Some(after) = trial
             && consumer
                 .api_keys
                 .as_ref()
                 .is_none_or(|keys| keys.is_empty())
         {
-            self.zuplo
-                .create_key(token, name, &expires_on(SystemTime::now(), after), deadline)
-                .await?;
+            let began = consumer
+                .created_on
+                .as_deref()
+                .and_then(parse_rfc3339)
+                .unwrap_or_else(SystemTime::now);
+            let ends = began + after;
+            if ends > SystemTime::now() {
+                self.zuplo
+                    .create_key(token, name, &format_rfc3339(ends), deadline)
+                    .await?;
+            }
         }
         Ok(Some(Provisioned {
             consumer_id: ConsumerId::new(consumer.id),
@@ -345,39 +351,6 @@ fn plausible_email(e: &str) -> bool {
             .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
 }
 
-/// `at + after` as Zuplo writes dates: RFC 3339 in UTC, with milliseconds.
-fn expires_on(at: SystemTime, after: Duration) -> String {
-    let t = at
-        .checked_add(after)
-        .unwrap_or(at)
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default();
-    let secs = t.as_secs();
-    let (days, rest) = (secs / 86_400, secs % 86_400);
-    let (year, month, day) = civil_from_days(days as i64);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60,
-        t.subsec_millis()
-    )
-}
-
-/// The Gregorian date of a day count since 1970-01-01 (Howard Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
 fn truncate(s: &str, max_chars: usize) -> String {
     s.chars().take(max_chars).collect()
 }
@@ -426,25 +399,6 @@ mod tests {
                 Err(ProvisionError::NameTaken { .. })
             ));
         }
-    }
-
-    #[test]
-    fn expiry_dates_are_rfc3339_in_utc() {
-        let at = SystemTime::UNIX_EPOCH + Duration::from_millis(1_767_225_600_123); // 2026-01-01
-        assert_eq!(
-            expires_on(at, Duration::from_secs(14 * 86_400)),
-            "2026-01-15T00:00:00.123Z"
-        );
-        // Across a leap day and a year end.
-        let feb = SystemTime::UNIX_EPOCH + Duration::from_secs(1_835_395_199); // 2028-02-28T23:59:59
-        assert_eq!(
-            expires_on(feb, Duration::from_secs(1)),
-            "2028-02-29T00:00:00.000Z"
-        );
-        assert_eq!(
-            expires_on(SystemTime::UNIX_EPOCH, Duration::from_secs(365 * 86_400)),
-            "1971-01-01T00:00:00.000Z"
-        );
     }
 
     #[test]
