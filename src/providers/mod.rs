@@ -163,6 +163,22 @@ pub fn claim_is_reserved(name: &str) -> bool {
     .any(|reserved| reserved.contains(&name))
 }
 
+/// A verified request whose body cannot be used, in the transport error shape.
+pub(crate) fn bad_request(message: &str) -> (Reply, Report) {
+    (
+        Reply::error(400, &format!("Bad Request: {message}")),
+        Report::rejected(crate::telemetry::RejectReason::Payload, message),
+    )
+}
+
+/// A request a route guard refused (signature, token, secret), for `title`'s routes.
+pub(crate) fn refusal(refused: &crate::verify::Refused, title: &str) -> (Reply, Report) {
+    (
+        Reply::error(refused.status(), &refused.message(title)),
+        refused.report(),
+    )
+}
+
 /// The answer of a route whose provider is not enabled.
 pub(crate) fn not_enabled(title: &str) -> (Reply, Report) {
     (

@@ -15,11 +15,12 @@ use crate::clients::secrets::Lease;
 use crate::deadline::Deadline;
 use crate::providers::Shared;
 use crate::providers::deletion::Deletion;
+use crate::providers::{bad_request, refusal};
 use crate::provision::{Expect, Identity, Provisioner};
 use crate::reply::Reply;
 use crate::request::HttpRequest;
-use crate::telemetry::{Outcome, RejectReason, Report};
-use crate::verify::{Refused, SignedRoutes, TokenRoutes};
+use crate::telemetry::{Outcome, Report};
+use crate::verify::{SignedRoutes, TokenRoutes};
 
 /// Auth0 user ids are `<connection>|<id>`, far shorter than this in practice.
 const MAX_ID_CHARS: usize = 512;
@@ -57,7 +58,7 @@ impl Auth0Routes {
     pub async fn post_login(&self, request: &HttpRequest, deadline: Deadline) -> (Reply, Report) {
         let verified = match self.signed.verify(request, deadline).await {
             Ok((verified, _)) => verified,
-            Err(refused) => return refusal(&refused),
+            Err(refused) => return refusal(&refused, "Auth0"),
         };
         let Ok(input) = serde_json::from_slice::<PostLogin>(verified.body) else {
             return bad_request(
@@ -100,7 +101,7 @@ impl Auth0Routes {
     /// `POST /auth0/events`: an Event Stream's delivery; only `user.deleted` acts.
     pub async fn events(&self, request: &HttpRequest, deadline: Deadline) -> (Reply, Report) {
         if let Err(refused) = self.tokens.check(request, deadline).await {
-            return refusal(&refused);
+            return refusal(&refused, "Auth0");
         }
         let Ok(event) = serde_json::from_slice::<StreamEvent>(&request.body) else {
             return bad_request("expected one CloudEvent from an Auth0 Event Stream");
@@ -135,20 +136,6 @@ impl Auth0Routes {
             .answer(&identity, "");
         (reply, report.event(event_id.as_deref()))
     }
-}
-
-fn refusal(refused: &Refused) -> (Reply, Report) {
-    (
-        Reply::error(refused.status(), &refused.message("Auth0")),
-        refused.report(),
-    )
-}
-
-fn bad_request(message: &str) -> (Reply, Report) {
-    (
-        Reply::error(400, &format!("Bad Request: {message}")),
-        Report::rejected(RejectReason::Payload, message),
-    )
 }
 
 /// An id we will put in a consumer's name and metadata: present, bounded, printable.

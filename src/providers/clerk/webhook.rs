@@ -17,6 +17,7 @@ use crate::clients::secrets::Lease;
 use crate::deadline::Deadline;
 use crate::providers::Shared;
 use crate::providers::deletion::Deletion;
+use crate::providers::{bad_request, refusal};
 use crate::provision::{Expect, Identity, Provisioner};
 use crate::reply::Reply;
 use crate::request::HttpRequest;
@@ -59,7 +60,7 @@ impl ClerkWebhook {
     pub async fn handle(&self, request: &HttpRequest, deadline: Deadline) -> (Reply, Report) {
         let (verified, lease) = match self.signed.verify(request, deadline).await {
             Ok(ok) => ok,
-            Err(refused) => return refusal(&refused),
+            Err(refused) => return refusal(&refused, "Clerk"),
         };
         let Ok(envelope) = serde_json::from_slice::<Envelope>(verified.body) else {
             return bad_request("expected a Clerk webhook event (type, data, instance_id)");
@@ -110,7 +111,7 @@ impl ClerkWebhook {
                 field: SECRET_KEY_FIELD,
                 reason: "missing; it is needed to write the consumer ID back".into(),
             };
-            return Ok(refusal(&refused));
+            return Ok(refusal(&refused, "Clerk"));
         };
         let identity = identity(&namespace, &user)?;
         let attempt = self.provisioner.attempt(&identity, expect, deadline).await;
@@ -238,20 +239,6 @@ fn clerk_user_id(id: &str) -> Result<(), Early> {
     }
 }
 
-fn refusal(refused: &Refused) -> (Reply, Report) {
-    (
-        Reply::error(refused.status(), &refused.message("Clerk")),
-        refused.report(),
-    )
-}
-
 fn unavailable(what: &str) -> Reply {
     Reply::error(503, &format!("Service Unavailable: {what}"))
-}
-
-fn bad_request(message: &str) -> (Reply, Report) {
-    (
-        Reply::error(400, &format!("Bad Request: {message}")),
-        Report::rejected(RejectReason::Payload, message),
-    )
 }

@@ -11,10 +11,11 @@ use super::{DELETION_SECRET_FIELD, user_key};
 use crate::clients::secrets::{Lease, SecretStore};
 use crate::deadline::Deadline;
 use crate::providers::deletion::Deletion;
+use crate::providers::{bad_request, refusal};
 use crate::provision::{Identity, Provisioner};
 use crate::reply::Reply;
 use crate::request::HttpRequest;
-use crate::telemetry::{RejectReason, Report};
+use crate::telemetry::Report;
 use crate::verify::SignedRoutes;
 
 /// The forwarder's body: `{"project", "tenant", "uid", "email"}`.
@@ -59,12 +60,7 @@ impl FirebaseDeletion {
     pub async fn handle(&self, request: &HttpRequest, deadline: Deadline) -> (Reply, Report) {
         let verified = match self.signed.verify(request, deadline).await {
             Ok((verified, _)) => verified,
-            Err(refused) => {
-                return (
-                    Reply::error(refused.status(), &refused.message("Firebase")),
-                    refused.report(),
-                );
-            }
+            Err(refused) => return refusal(&refused, "Firebase"),
         };
         let Ok(input) = serde_json::from_slice::<UserDeleted>(verified.body) else {
             return bad_request(
@@ -88,11 +84,4 @@ impl FirebaseDeletion {
             .answer(&identity, "");
         (reply, report.event(Some(verified.id)))
     }
-}
-
-fn bad_request(message: &str) -> (Reply, Report) {
-    (
-        Reply::error(400, &format!("Bad Request: {message}")),
-        Report::rejected(RejectReason::Payload, message),
-    )
 }

@@ -12,6 +12,7 @@ use super::DELETION_SECRET_FIELD;
 use crate::clients::secrets::{Lease, SecretStore};
 use crate::deadline::Deadline;
 use crate::providers::deletion::Deletion;
+use crate::providers::{bad_request, refusal};
 use crate::provision::{Identity, Provisioner};
 use crate::reply::Reply;
 use crate::request::HttpRequest;
@@ -55,12 +56,7 @@ impl SupabaseDeletion {
     pub async fn handle(&self, request: &HttpRequest, deadline: Deadline) -> (Reply, Report) {
         let verified = match self.signed.verify(request, deadline).await {
             Ok((verified, _)) => verified,
-            Err(refused) => {
-                return (
-                    Reply::error(refused.status(), &refused.message("Supabase")),
-                    refused.report(),
-                );
-            }
+            Err(refused) => return refusal(&refused, "Supabase"),
         };
         let Some(namespace) = self.namespace.as_deref() else {
             return (
@@ -91,11 +87,4 @@ impl SupabaseDeletion {
             .answer(&identity, "");
         (reply, report.event(Some(verified.id)))
     }
-}
-
-fn bad_request(message: &str) -> (Reply, Report) {
-    (
-        Reply::error(400, &format!("Bad Request: {message}")),
-        Report::rejected(RejectReason::Payload, message),
-    )
 }
