@@ -123,3 +123,4 @@ fi
 echo
 echo "In process (cargo bench --bench hot_path):"
 cat "$OUT/hot_path.txt"
+scripts/bench_sync.sh "${QUICK[@]}"

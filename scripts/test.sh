@@ -23,3 +23,4 @@ scripts/auth0_action_test.sh
 scripts/cognito_e2e.sh
 scripts/supabase_sql_test.sh
 scripts/firebase_e2e.sh
+scripts/sync_e2e.sh

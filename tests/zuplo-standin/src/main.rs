@@ -12,13 +12,17 @@ use zuplo_standin::{Standin, StandinConfig};
 
 const USAGE: &str = "\
 usage: zuplo-standin [--host HOST] [--port PORT] [--account NAME] [--bucket NAME] [--token TOKEN]...
+                     [--rate-limit N]
 
-  --host     address to listen on (default 127.0.0.1)
-  --port     port to listen on, 0 = any free port (default 8787; env ZUPLO_STANDIN_PORT)
-  --account  the only account served (default demo-account)
-  --bucket   the only key bucket served (default demo-bucket)
-  --token    accepted bearer token, repeatable (default zpka_standin_local_token;
-             env ZUPLO_STANDIN_TOKEN)
+  --host        address to listen on (default 127.0.0.1)
+  --port        port to listen on, 0 = any free port (default 8787; env ZUPLO_STANDIN_PORT)
+  --account     the only account served (default demo-account)
+  --bucket      the only key bucket served (default demo-bucket)
+  --token       accepted bearer token, repeatable (default zpka_standin_local_token;
+                env ZUPLO_STANDIN_TOKEN)
+  --rate-limit  at most N API requests per fixed one-second window, then 429 with
+                retry-after: 1 (default none; env ZUPLO_STANDIN_RATE_LIMIT);
+                POST /__standin/reset lifts it
 
 Control endpoints: GET /__standin/calls, GET /__standin/consumers,
 POST /__standin/faults, POST /__standin/reset";
@@ -30,6 +34,7 @@ struct Options {
     account: String,
     bucket: String,
     tokens: Vec<String>,
+    rate_limit: Option<u32>,
 }
 
 enum Parsed {
@@ -47,6 +52,7 @@ fn parse_args(
     let mut account = "demo-account".to_owned();
     let mut bucket = "demo-bucket".to_owned();
     let mut tokens = Vec::new();
+    let mut rate_limit = None;
 
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -61,7 +67,7 @@ fn parse_args(
         };
         if !matches!(
             flag.as_str(),
-            "--host" | "--port" | "--account" | "--bucket" | "--token"
+            "--host" | "--port" | "--account" | "--bucket" | "--token" | "--rate-limit"
         ) {
             return Err(format!("unknown argument '{flag}'"));
         }
@@ -74,6 +80,7 @@ fn parse_args(
             "--port" => port = Some(parse_port(&value, "--port")?),
             "--account" => account = value,
             "--bucket" => bucket = value,
+            "--rate-limit" => rate_limit = Some(parse_rate_limit(&value, "--rate-limit")?),
             _ => tokens.push(value),
         }
     }
@@ -92,12 +99,20 @@ fn parse_args(
                 .unwrap_or_else(|| "zpka_standin_local_token".to_owned()),
         );
     }
+    let rate_limit = match rate_limit {
+        Some(limit) => Some(limit),
+        None => env("ZUPLO_STANDIN_RATE_LIMIT")
+            .filter(|v| !v.is_empty())
+            .map(|value| parse_rate_limit(&value, "ZUPLO_STANDIN_RATE_LIMIT"))
+            .transpose()?,
+    };
     Ok(Parsed::Run(Options {
         host,
         port,
         account,
         bucket,
         tokens,
+        rate_limit,
     }))
 }
 
@@ -105,6 +120,17 @@ fn parse_port(value: &str, source: &str) -> Result<u16, String> {
     value
         .parse()
         .map_err(|_| format!("{source} must be a port number 0-65535, got '{value}'"))
+}
+
+/// Requests per second, 1 or more (0 would refuse every request, which a fault does
+/// more plainly).
+fn parse_rate_limit(value: &str, source: &str) -> Result<u32, String> {
+    match value.parse::<u32>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!(
+            "{source} must be a number of requests per second, 1 or more, got '{value}'"
+        )),
+    }
 }
 
 fn resolve(host: &str, port: u16) -> Result<SocketAddr, String> {
@@ -169,6 +195,7 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    standin.set_rate_limit(options.rate_limit);
     let port = standin
         .url()
         .rsplit_once(':')
@@ -179,9 +206,13 @@ async fn main() -> ExitCode {
         options.host
     };
     let mut stdout = std::io::stdout().lock();
+    let limit = options
+        .rate_limit
+        .map(|n| format!(", rate-limit={n}/s"))
+        .unwrap_or_default();
     let announced = writeln!(
         stdout,
-        "zuplo-standin listening on http://{host}:{port} (account={}, bucket={})",
+        "zuplo-standin listening on http://{host}:{port} (account={}, bucket={}{limit})",
         options.account, options.bucket
     )
     .and_then(|()| stdout.flush());
@@ -230,6 +261,7 @@ mod tests {
                 account: "demo-account".into(),
                 bucket: "demo-bucket".into(),
                 tokens: vec!["zpka_standin_local_token".into()],
+                rate_limit: None,
             }
         );
     }
@@ -247,10 +279,13 @@ mod tests {
                 "--token",
                 "t1",
                 "--token=t2",
+                "--rate-limit",
+                "100",
             ],
             &[
                 ("ZUPLO_STANDIN_PORT", "1"),
                 ("ZUPLO_STANDIN_TOKEN", "envtok"),
+                ("ZUPLO_STANDIN_RATE_LIMIT", "5"),
             ],
         )
         .unwrap();
@@ -259,6 +294,7 @@ mod tests {
         assert_eq!(o.account, "acme_1");
         assert_eq!(o.bucket, "b-1");
         assert_eq!(o.tokens, ["t1", "t2"], "flags beat env");
+        assert_eq!(o.rate_limit, Some(100), "flag beats env");
     }
 
     #[test]
@@ -268,11 +304,15 @@ mod tests {
             &[
                 ("ZUPLO_STANDIN_PORT", "0"),
                 ("ZUPLO_STANDIN_TOKEN", "envtok"),
+                ("ZUPLO_STANDIN_RATE_LIMIT", "100"),
             ],
         )
         .unwrap();
         assert_eq!(o.port, 0);
         assert_eq!(o.tokens, ["envtok"]);
+        assert_eq!(o.rate_limit, Some(100));
+        let o = parse(&[], &[("ZUPLO_STANDIN_RATE_LIMIT", "")]).unwrap();
+        assert_eq!(o.rate_limit, None, "empty means unset");
     }
 
     #[test]
@@ -285,6 +325,11 @@ mod tests {
             (&["--nope"][..], &[][..]),
             (&["stray"][..], &[][..]),
             (&[][..], &[("ZUPLO_STANDIN_PORT", "eighty")][..]),
+            (&["--rate-limit", "0"][..], &[][..]),
+            (&["--rate-limit=-5"][..], &[][..]),
+            (&["--rate-limit", "1.5"][..], &[][..]),
+            (&["--rate-limit"][..], &[][..]),
+            (&[][..], &[("ZUPLO_STANDIN_RATE_LIMIT", "fast")][..]),
         ] {
             let result = parse(args, env);
             assert!(result.is_err(), "{args:?} {env:?} gave {result:?}");
