@@ -25,11 +25,15 @@ impl Pacer {
     /// `rate`: calls per second (> 0); `burst`: at least 1.
     pub fn new(rate: f64, burst: u32) -> Self {
         let now = Instant::now();
+        let interval = Duration::from_secs_f64(1.0 / rate.max(0.001));
+        let burst = burst.max(1);
         Pacer {
-            interval: Duration::from_secs_f64(1.0 / rate.max(0.001)),
-            burst: burst.max(1),
+            interval,
+            burst,
+            // The burst is for catching up after an idle spell, not for the start: a run
+            // that began with one would put rate + burst calls into Zuplo's first second.
             state: Mutex::new(State {
-                next: now,
+                next: now + interval * (burst - 1),
                 paused_until: now,
             }),
         }
@@ -80,13 +84,15 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn calls_are_spaced_at_the_rate_after_the_burst() {
         let pacer = Pacer::new(50.0, 5);
-        // 5 at once, then one every 20 ms: 100 calls take 95 intervals.
+        // From the start, one every 20 ms: 100 calls take 99 intervals.
         let took = starts(&pacer, 100).await;
-        assert!(
-            took >= Duration::from_millis(1900) - Duration::from_millis(1),
-            "{took:?}"
-        );
-        assert!(took <= Duration::from_millis(1901), "{took:?}");
+        assert!(took >= Duration::from_millis(1979), "{took:?}");
+        assert!(took <= Duration::from_millis(1981), "{took:?}");
+        // After an idle spell, 5 at once, then the rate again: 10 calls, 5 intervals.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let took = starts(&pacer, 10).await;
+        assert!(took >= Duration::from_millis(99), "{took:?}");
+        assert!(took <= Duration::from_millis(101), "{took:?}");
     }
 
     #[tokio::test(start_paused = true)]
