@@ -27,6 +27,9 @@ const AUTH0_ACTION_SECRET: &str = "whsec_bG9nLWxlYWstYXV0aDAtYWN0aW9uLXNlY3JldC0
 const AUTH0_EVENTS_TOKEN: &str = "auth0-events-logleak-token-9c4f2a7d1e6b";
 const AUTH0_WRONG_TOKEN: &str = "auth0-events-wrong-token-3b8e6f1a2c9d";
 const AUTH0_TENANT: &str = "logleak-tenant";
+/// The deletion routes' own secrets (32 bytes each).
+const SUPABASE_DELETION_SECRET: &str = "whsec_bG9nLWxlYWstc3VwYWJhc2UtZGVsZXRpb24tc2VjcmV0IQ==";
+const FIREBASE_DELETION_SECRET: &str = "whsec_bG9nLWxlYWstZmlyZWJhc2UtZGVsZXRpb24tc2VjcmV0IQ==";
 
 /// A Clerk `user.*` event, shaped like Clerk's documented samples.
 fn clerk_user_event(kind: &str, user_id: &str, public_metadata: Value) -> String {
@@ -85,10 +88,18 @@ async fn no_token_key_or_jwt_is_ever_logged() {
                 "clerk_secret_key": CLERK_SECRET_KEY,
                 "auth0_action_secret": AUTH0_ACTION_SECRET,
                 "auth0_events_token": AUTH0_EVENTS_TOKEN,
+                "supabase_deletion_secret": SUPABASE_DELETION_SECRET,
+                "firebase_deletion_secret": FIREBASE_DELETION_SECRET,
             })
             .to_string(),
         ),
-        env: vec![("CLERK_API_URL", clerk.url())],
+        env: vec![
+            ("CLERK_API_URL", clerk.url()),
+            (
+                "SUPABASE_NAMESPACE",
+                "https://logleak.supabase.co/auth/v1".into(),
+            ),
+        ],
         ..Options::default()
     })
     .await;
@@ -372,6 +383,49 @@ async fn no_token_key_or_jwt_is_ever_logged() {
         assert_eq!(answer.status, expected, "{}", answer.text);
     }
 
+    // The deletion routes: Supabase's trigger, Firebase's forwarder (the right secret,
+    // then a forged one), and a Cognito deletion from EventBridge.
+    let deletions = [
+        (
+            "/supabase/user-deleted",
+            r#"{"email": "log@example.com", "event": "user.deleted", "user_id": "0b7e1c3e-2f4a-4c55-9a0e-6f1d2c3b4a59"}"#.to_owned(),
+            SUPABASE_DELETION_SECRET,
+        ),
+        (
+            "/firebase/user-deleted",
+            json!({"project": PROJECT, "tenant": null, "uid": "log-a", "email": "log-a@example.com"}).to_string(),
+            FIREBASE_DELETION_SECRET,
+        ),
+    ];
+    gather_keys(&mut keys);
+    for (path, body, secret) in &deletions {
+        for (secret, expected) in [
+            (*secret, 200),
+            ("whsec_Zm9yZ2VkLWRlbGV0aW9uLXNlY3JldC0zMi1ieXRlcyE=", 401),
+        ] {
+            let req = signed_request(path, body, secret, now());
+            signatures.push(
+                req["headers"]["webhook-signature"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            );
+            let answer = h.send(req).await;
+            assert_eq!(answer.status, expected, "{path}: {}", answer.text);
+        }
+    }
+    let cognito_deleted = json!({
+        "version": "0", "id": "logleak-eventbridge", "detail-type": "AWS API Call via CloudTrail",
+        "source": "aws.cognito-idp", "account": "123456789012", "region": "us-east-1",
+        "detail": {"eventSource": "cognito-idp.amazonaws.com", "eventName": "AdminDeleteUser",
+                   "requestParameters": {"userPoolId": "us-east-1_LogLeak", "username": "3f0c5a2e-9b1d-4c7a-8e6f-2a1b0c9d8e7f"},
+                   "additionalEventData": {"sub": "3f0c5a2e-9b1d-4c7a-8e6f-2a1b0c9d8e7f"}}
+    });
+    assert_eq!(
+        invoke(&h.app, cognito_deleted).await.unwrap()["status"],
+        "absent"
+    );
+
     // A rotation (401 then a re-read secret).
     let rotated = "zpka_rotated_secret_value_for_logs";
     put_secret(&h.secret_id, &json!({"zuplo_api_key": rotated}).to_string()).await;
@@ -433,6 +487,16 @@ async fn no_token_key_or_jwt_is_ever_logged() {
             &AUTH0_ACTION_SECRET["whsec_".len()..],
         ),
         ("the Auth0 events token", AUTH0_EVENTS_TOKEN),
+        ("the Supabase deletion secret", SUPABASE_DELETION_SECRET),
+        (
+            "the Supabase deletion key",
+            &SUPABASE_DELETION_SECRET["whsec_".len()..],
+        ),
+        ("the Firebase deletion secret", FIREBASE_DELETION_SECRET),
+        (
+            "the Firebase deletion key",
+            &FIREBASE_DELETION_SECRET["whsec_".len()..],
+        ),
         ("a wrong Auth0 events token", AUTH0_WRONG_TOKEN),
     ] {
         let leak = logs.lines().find(|l| l.contains(secret)).unwrap_or("");
